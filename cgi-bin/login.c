@@ -1,0 +1,55 @@
+/*
+ * POST /auth/login  {"email","password"}
+ *   200 token pair (new session)
+ *   401 invalid credentials: the same body and the same bcrypt work
+ *       whether or not the email exists (a dummy hash stands in)
+ *   422 / 411 / 413 / 405 / 503 as every endpoint
+ * A stored hash weaker than the configured method or cost is replaced.
+ */
+#include "app.h"
+#include "log.h"
+
+static void login(struct app *a, struct http_req *req)
+{
+	struct app_credentials cr;
+	struct tokens_client cl = app_client(req);
+	struct tokens_pair pair;
+	char user_id[VALID_UUID_SIZE], hash[PASSWORD_HASH_MAX];
+	enum auth_err rc;
+
+	if (app_read_credentials(req, &cr) != 0)
+		goto out;
+	rc = store_user_by_email(a->store, cr.email, user_id, hash);
+	if (rc != AUTH_OK && rc != AUTH_ENOTFOUND) {
+		http_reply_error(req, rc, NULL);
+		goto out;
+	}
+	if (!password_verify(a->pw, cr.password, rc == AUTH_OK ? hash : NULL)) {
+		log_event(LOG_INFO, "login_failure", "client", cl.ip, NULL);
+		http_reply_error(req, AUTH_ECREDS, NULL);
+		goto out;
+	}
+	if (password_needs_rehash(a->pw, hash) &&
+	    (password_hash(a->pw, cr.password, hash) != 0 ||
+	    store_set_password(a->store, user_id, hash) != AUTH_OK))
+		log_event(LOG_WARN, "rehash_failed", "user_id", user_id, NULL);
+	rc = tokens_login(&a->tokens, user_id, &cl, &pair);
+	if (rc != AUTH_OK) {
+		http_reply_error(req, rc, NULL);
+		goto out;
+	}
+	log_event(LOG_INFO, "login_success", "user_id", user_id,
+	    "session_id", pair.session_id, "client", cl.ip, NULL);
+	app_reply_pair(req, 200, &pair);
+out:
+	app_credentials_free(&cr);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct app_endpoint ep = {
+		"login", HTTP_POST, APP_SIGN | APP_DB | APP_PASSWORD, 0, login,
+	};
+
+	return app_main(argc, argv, &ep);
+}

@@ -1,0 +1,48 @@
+/*
+ * GET /auth/me  Authorization: Bearer <access token>
+ *   200 {"id","email"}
+ *   401 with WWW-Authenticate: no header, bad or expired token, a refresh
+ *       token, a revoked session, or a user that no longer exists
+ */
+#include <stdio.h>
+
+#include "app.h"
+
+static void me(struct app *a, struct http_req *req)
+{
+	struct json_object *o = NULL;
+	struct jwt_claims claims;
+	char email[VALID_EMAIL_MAX + 1];
+	const char *token, *body;
+	size_t len = 0;
+	enum auth_err rc;
+
+	rc = http_bearer(req, &token, &len);
+	if (rc == AUTH_OK)
+		rc = tokens_check_access(&a->tokens, token, len, &claims, email);
+	if (rc != AUTH_OK) {
+		http_reply_error(req, rc, NULL);
+		return;
+	}
+	o = json_object_new_object();
+	if (o == NULL) {
+		http_reply_error(req, AUTH_EINTERNAL, NULL);
+		return;
+	}
+	json_object_object_add(o, "id", json_object_new_string(claims.sub));
+	json_object_object_add(o, "email", json_object_new_string(email));
+	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	snprintf(req->user_id, sizeof(req->user_id), "%s", claims.sub);
+	http_reply_json(req, 200, HTTP_NO_STORE, body, len);
+	json_object_put(o);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct app_endpoint ep = {
+		"me", HTTP_GET, APP_VERIFY | APP_DB, 1, me,
+	};
+
+	return app_main(argc, argv, &ep);
+}

@@ -1,0 +1,44 @@
+/*
+ * POST /auth/register  {"email","password"}
+ *   201 token pair (new user, new session)
+ *   422 invalid email or password; 400 email already registered
+ *   411 / 413 / 405 / 503 as every endpoint
+ */
+#include "app.h"
+#include "log.h"
+
+static void register_user(struct app *a, struct http_req *req)
+{
+	struct app_credentials cr;
+	struct tokens_client cl = app_client(req);
+	struct tokens_pair pair;
+	char hash[PASSWORD_HASH_MAX];
+	enum auth_err rc;
+
+	if (app_read_credentials(req, &cr) != 0)
+		goto out;
+	if (password_hash(a->pw, cr.password, hash) != 0) {
+		http_reply_error(req, AUTH_EINTERNAL, NULL);
+		goto out;
+	}
+	rc = tokens_register(&a->tokens, cr.email, hash, &cl, &pair);
+	if (rc != AUTH_OK) {
+		http_reply_error(req, rc, NULL);
+		goto out;
+	}
+	log_event(LOG_INFO, "register", "user_id", pair.user_id,
+	    "session_id", pair.session_id, "client", cl.ip, NULL);
+	app_reply_pair(req, 201, &pair);
+out:
+	app_credentials_free(&cr);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct app_endpoint ep = {
+		"register", HTTP_POST, APP_SIGN | APP_DB | APP_PASSWORD, 0,
+		register_user,
+	};
+
+	return app_main(argc, argv, &ep);
+}

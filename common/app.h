@@ -1,0 +1,70 @@
+/* app: the per-process context every endpoint runs in, and what endpoints share. */
+#ifndef AUTH_APP_H
+#define AUTH_APP_H
+
+#include <json-c/json.h>
+
+#include "config.h"
+#include "err.h"
+#include "http.h"
+#include "jwt.h"
+#include "password.h"
+#include "store.h"
+#include "tokens.h"
+#include "valid.h"
+
+/* What an endpoint needs loaded at start (never per request). */
+#define APP_VERIFY   (1u << 0)   /* public keys */
+#define APP_SIGN     (1u << 1)   /* private key too */
+#define APP_DB       (1u << 2)   /* database and prepared statements */
+#define APP_PASSWORD (1u << 3)   /* hashing, with the dummy hash */
+
+struct app {
+	struct config cfg;
+	struct jwt_keys *keys;
+	struct store *store;
+	struct password_ctx *pw;
+	struct tokens tokens;
+};
+
+struct app_endpoint {
+	const char *name;
+	unsigned methods;            /* enum http_method bits */
+	unsigned needs;              /* APP_* bits */
+	int bearer;                  /* protected by an access token */
+	void (*handle)(struct app *app, struct http_req *req);
+};
+
+/*
+ * The whole life of an endpoint process: load and check configuration
+ * (one line on stderr and exit status 2 on a bad setting), load what
+ * ep->needs, then serve. With --check-config it stops after loading.
+ */
+int app_main(int argc, char **argv, const struct app_endpoint *ep);
+
+/* Email and password from a {"email","password"} body. */
+struct app_credentials {
+	char email[VALID_EMAIL_MAX + 1];   /* normalized */
+	const char *password;              /* points into the parsed body */
+	size_t password_len;
+	struct json_object *body;
+};
+
+/*
+ * Parse and validate credentials; on failure sends the 422 itself and
+ * returns non-zero. Release with app_credentials_free (wipes the password).
+ */
+int app_read_credentials(struct http_req *req, struct app_credentials *cr);
+void app_credentials_free(struct app_credentials *cr);
+
+/* Parse the request body as JSON; sends 422 and returns NULL on failure. */
+struct json_object *app_read_json(struct http_req *req);
+
+/* Send a token pair with no-store headers. */
+void app_reply_pair(struct http_req *req, int status,
+    const struct tokens_pair *pair);
+
+/* The requester, as recorded on new sessions. */
+struct tokens_client app_client(const struct http_req *req);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * config: one table of settings (name, type, default, bounds, field),
+ * loaded once per process. A bad value is fatal at start, never at the
+ * first request.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type {
+	CONFIG_T_LONG,
+	CONFIG_T_STR
+};
+
+struct config_def {
+	const char *name;
+	enum config_type type;
+	const char *def;
+	long min, max;            /* bounds for numbers, length for strings */
+	size_t offset;
+	int sensitive;            /* never echo the value in messages */
+};
+
+#define CFG_LONG(n, d, lo, hi, f) \
+	{ n, CONFIG_T_LONG, d, lo, hi, offsetof(struct config, f), 0 }
+#define CFG_STR(n, d, lo, hi, f, s) \
+	{ n, CONFIG_T_STR, d, lo, hi, offsetof(struct config, f), s }
+
+static const struct config_def config_table[] = {
+	CFG_STR("DATABASE_URL", "sqlite:///./auth.db", 1, CONFIG_PATH_MAX - 1,
+	    database_url, 1),
+	CFG_STR("JWT_PRIVATE_KEY_PATH", "./keys/jwt_private.pem", 1,
+	    CONFIG_PATH_MAX - 1, private_key_path, 0),
+	CFG_STR("JWT_PUBLIC_KEY_PATH", "./keys/jwt_public.pem", 1,
+	    CONFIG_PATH_MAX - 1, public_key_path, 0),
+	CFG_STR("JWT_EXTRA_PUBLIC_KEYS", "", 0, 8 * CONFIG_PATH_MAX,
+	    extra_public_keys, 0),
+	CFG_STR("JWT_ISS", "taskhub-auth", 1, CONFIG_STR_MAX - 1, iss, 0),
+	CFG_STR("JWT_AUD", "", 0, CONFIG_STR_MAX - 1, aud, 0),
+	CFG_STR("PASSWORD_HASH", "bcrypt", 1, 16, password_hash, 0),
+	CFG_LONG("ACCESS_TTL", "900", 1, 86400, access_ttl),
+	CFG_LONG("REFRESH_TTL", "2592000", 60, 31536000, refresh_ttl),
+	CFG_LONG("BCRYPT_COST", "12", 4, 31, bcrypt_cost),
+	CFG_LONG("MAX_BODY_BYTES", "65536", 256, 1048576, max_body_bytes),
+	CFG_LONG("CLOCK_SKEW", "30", 0, 300, clock_skew),
+	CFG_LONG("REFRESH_REUSE_INTERVAL", "0", 0, 300,
+	    refresh_reuse_interval),
+	CFG_LONG("LOGIN_MAX_FAILURES", "10", 1, 1000000, login_max_failures),
+	CFG_LONG("LOGIN_ADDR_MAX_FAILURES", "100", 1, 1000000,
+	    login_addr_max_failures),
+	CFG_LONG("LOGIN_WINDOW", "900", 1, 86400, login_window),
+	CFG_LONG("DB_BUSY_TIMEOUT_MS", "5000", 0, 60000, db_busy_timeout_ms),
+};
+
+int config_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int config_db_path(const char *url, char *out, size_t outcap)
+{
+	static const char *const prefixes[] = {
+		"sqlite+aiosqlite:///", "sqlite+pysqlite:///", "sqlite:///",
+	};
+	const char *path = NULL;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		n = strlen(prefixes[i]);
+		if (strncmp(url, prefixes[i], n) == 0) {
+			path = url + n;
+			break;
+		}
+	}
+	if (path == NULL) {
+		/* A bare path is accepted; any other scheme is not SQLite. */
+		if (strstr(url, "://") != NULL)
+			return -1;
+		path = url;
+	}
+	n = strlen(path);
+	if (n == 0 || n >= outcap || strchr(path, '?') != NULL)
+		return -1;
+	memcpy(out, path, n + 1);
+	return 0;
+}
+
+static int config_set(struct config *cfg, const struct config_def *d,
+    const char *val, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + d->offset;
+	size_t len;
+
+	if (d->type == CONFIG_T_LONG) {
+		if (config_parse_long(val, d->min, d->max, (long *)field) != 0) {
+			snprintf(err, errlen, "%s must be an integer between "
+			    "%ld and %ld (got '%.32s')", d->name, d->min,
+			    d->max, val);
+			return -1;
+		}
+		return 0;
+	}
+	len = strlen(val);
+	if ((long)len < d->min || (long)len > d->max) {
+		snprintf(err, errlen, "%s must be %ld to %ld bytes long",
+		    d->name, d->min, d->max);
+		return -1;
+	}
+	for (const char *p = val; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "%s must not contain control "
+			    "characters", d->name);
+			return -1;
+		}
+	}
+	*(const char **)(void *)field = val;
+	return 0;
+}
+
+int config_load(struct config *cfg, char *err, size_t errlen)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < sizeof(config_table) / sizeof(config_table[0]); i++) {
+		const struct config_def *d = &config_table[i];
+		const char *val = getenv(d->name);
+
+		if (val == NULL)
+			val = d->def;
+		if (config_set(cfg, d, val, err, errlen) != 0)
+			return -1;
+	}
+	if (config_db_path(cfg->database_url, cfg->db_path,
+	    sizeof(cfg->db_path)) != 0) {
+		snprintf(err, errlen, "DATABASE_URL must be sqlite:///<path> "
+		    "(this build serves SQLite only)");
+		return -1;
+	}
+	if (strcmp(cfg->password_hash, "bcrypt") == 0) {
+		cfg->hash_method = CONFIG_HASH_BCRYPT;
+	} else if (strcmp(cfg->password_hash, "yescrypt") == 0) {
+		cfg->hash_method = CONFIG_HASH_YESCRYPT;
+	} else {
+		snprintf(err, errlen, "PASSWORD_HASH must be bcrypt or yescrypt "
+		    "(got '%.16s')", cfg->password_hash);
+		return -1;
+	}
+	return 0;
+}

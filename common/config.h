@@ -1,0 +1,61 @@
+/* config: every setting, read once from the environment and validated. */
+#ifndef AUTH_CONFIG_H
+#define AUTH_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_PATH_MAX 4096
+#define CONFIG_STR_MAX 256
+
+enum config_hash {
+	CONFIG_HASH_BCRYPT,
+	CONFIG_HASH_YESCRYPT
+};
+
+struct config {
+	const char *database_url;
+	char db_path[CONFIG_PATH_MAX];   /* derived from database_url */
+	const char *private_key_path;
+	const char *public_key_path;
+	const char *extra_public_keys;   /* colon-separated, may be "" */
+	const char *iss;
+	const char *aud;                 /* "" when unset */
+	const char *password_hash;       /* "bcrypt" or "yescrypt" */
+	enum config_hash hash_method;    /* derived from password_hash */
+	long access_ttl;
+	long refresh_ttl;
+	long bcrypt_cost;
+	long max_body_bytes;
+	long clock_skew;
+	long refresh_reuse_interval;
+	long login_max_failures;
+	long login_addr_max_failures;
+	long login_window;
+	long db_busy_timeout_ms;
+};
+
+/*
+ * Fill cfg from the environment (defaults for unset variables). On a bad
+ * value, writes one line naming the setting into err and returns -1.
+ * String fields point into the environment or static defaults: do not
+ * free them, and do not modify the environment while cfg is in use.
+ */
+int config_load(struct config *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Parse a whole decimal integer in [min, max]; no sign games, no
+ * trailing bytes, no overflow. Returns 0 and sets *out, or -1.
+ */
+int config_parse_long(const char *s, long min, long max, long *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Map a DATABASE_URL (sqlite:///rel/path, sqlite:////abs/path, the
+ * original's sqlite+aiosqlite:// form, or a bare path) to a file path.
+ * Returns 0, or -1 if the URL names another database or is too long.
+ */
+int config_db_path(const char *url, char *out, size_t outcap)
+    __attribute__((warn_unused_result));
+
+#endif

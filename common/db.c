@@ -1,0 +1,217 @@
+/* db: SQLite backend of the database interface used by store. */
+#include "db.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct db {
+	sqlite3 *conn;
+	struct db_stmt *begin, *commit, *rollback;
+};
+
+/* The opaque statement is the SQLite statement itself. */
+#define ST(s) ((sqlite3_stmt *)(void *)(s))
+
+static enum auth_err db_map(int rc)
+{
+	/* Only a duplicate key means "exists"; other constraints are bugs. */
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return AUTH_EEXISTS;
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return AUTH_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_FULL:
+	case SQLITE_PROTOCOL:
+		return AUTH_EUNAVAIL;
+	default:
+		return AUTH_EINTERNAL;
+	}
+}
+
+/* The last error on conn as an auth_err, never AUTH_OK. */
+static enum auth_err db_conn_error(sqlite3 *conn)
+{
+	enum auth_err e = db_map(sqlite3_extended_errcode(conn));
+
+	return e == AUTH_OK ? AUTH_EINTERNAL : e;
+}
+
+enum auth_err db_error(struct db *db)
+{
+	return db_conn_error(db->conn);
+}
+
+/* The directory part of path into buf. */
+static void db_dirname(const char *path, char *buf, size_t cap)
+{
+	char tmp[4096];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(buf, cap, "%s", dirname(tmp));
+}
+
+int db_open(struct db **out, const char *path, long busy_timeout_ms,
+    char *err, size_t errlen)
+{
+	static const char pragmas[] =
+	    "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=FULL;"
+	    "PRAGMA foreign_keys=ON;";
+	struct db *db = calloc(1, sizeof(*db));
+	char dir[4096];
+	int rc;
+
+	*out = NULL;
+	if (db == NULL) {
+		snprintf(err, errlen, "out of memory opening the database");
+		return -1;
+	}
+	db_dirname(path, dir, sizeof(dir));
+	if (access(path, R_OK | W_OK) != 0 || access(dir, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "DATABASE_URL: %s is missing or not "
+		    "writable with its directory (%s); run scripts/migrate.sh",
+		    path, strerror(errno));
+		goto fail;
+	}
+	rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK ||
+	    sqlite3_busy_timeout(db->conn, (int)busy_timeout_ms) != SQLITE_OK ||
+	    sqlite3_exec(db->conn, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "DATABASE_URL: cannot open %s: %s", path,
+		    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
+		goto fail;
+	}
+	db->begin = db_prepare(db, "BEGIN IMMEDIATE");
+	db->commit = db_prepare(db, "COMMIT");
+	db->rollback = db_prepare(db, "ROLLBACK");
+	if (db->begin == NULL || db->commit == NULL || db->rollback == NULL) {
+		snprintf(err, errlen, "DATABASE_URL: cannot prepare on %s", path);
+		goto fail;
+	}
+	*out = db;
+	return 0;
+fail:
+	db_close(db);
+	return -1;
+}
+
+void db_close(struct db *db)
+{
+	sqlite3_stmt *st;
+
+	if (db == NULL)
+		return;
+	if (db->conn != NULL) {
+		while ((st = sqlite3_next_stmt(db->conn, NULL)) != NULL)
+			sqlite3_finalize(st);
+		sqlite3_close(db->conn);
+	}
+	free(db);
+}
+
+struct db_stmt *db_prepare(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	/* PERSISTENT: these statements live as long as the process. */
+	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &st, NULL) != SQLITE_OK) {
+		log_event(LOG_ERROR, "db_prepare_failed", "error",
+		    sqlite3_errmsg(db->conn), NULL);
+		return NULL;
+	}
+	return (struct db_stmt *)(void *)st;
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static enum auth_err db_run(struct db *db, struct db_stmt *st)
+{
+	int rc = sqlite3_step(ST(st));
+
+	sqlite3_reset(ST(st));
+	if (rc == SQLITE_DONE)
+		return AUTH_OK;
+	return db_error(db);
+}
+
+enum auth_err db_begin(struct db *db)
+{
+	return db_run(db, db->begin);
+}
+
+enum auth_err db_commit(struct db *db)
+{
+	enum auth_err rc = db_run(db, db->commit);
+
+	if (rc != AUTH_OK)
+		db_rollback(db);
+	return rc;
+}
+
+void db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->conn))
+		(void)db_run(db, db->rollback);
+}
+
+enum auth_err db_bind_text(struct db_stmt *st, int i, const char *s, size_t len)
+{
+	return db_map(sqlite3_bind_text(ST(st), i, s, (int)len,
+	    SQLITE_TRANSIENT));
+}
+
+enum auth_err db_bind_int(struct db_stmt *st, int i, int64_t v)
+{
+	return db_map(sqlite3_bind_int64(ST(st), i, v));
+}
+
+int db_step(struct db_stmt *st)
+{
+	int rc = sqlite3_step(ST(st));
+
+	if (rc == SQLITE_ROW)
+		return DB_ROW;
+	if (rc == SQLITE_DONE)
+		return DB_DONE;
+	return -(int)db_conn_error(sqlite3_db_handle(ST(st)));
+}
+
+const char *db_col_text(struct db_stmt *st, int i, size_t *len)
+{
+	const char *s = (const char *)sqlite3_column_text(ST(st), i);
+
+	if (len != NULL)
+		*len = s != NULL ? (size_t)sqlite3_column_bytes(ST(st), i) : 0;
+	return s;
+}
+
+int64_t db_col_int(struct db_stmt *st, int i)
+{
+	return sqlite3_column_int64(ST(st), i);
+}
+
+void db_reset(struct db_stmt *st)
+{
+	sqlite3_reset(ST(st));
+	sqlite3_clear_bindings(ST(st));
+}
+
+int db_changes(struct db *db)
+{
+	return sqlite3_changes(db->conn);
+}

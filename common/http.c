@@ -1,0 +1,403 @@
+/*
+ * http: one loop for every endpoint. Under spawn-fcgi it accepts FastCGI
+ * requests on fd 0 until SIGTERM; started as plain CGI it serves the one
+ * request in its environment. Everything per-request lives in buffers
+ * allocated once per process.
+ */
+#include "http.h"
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "valid.h"
+
+extern char **environ;
+
+/* Consecutive accept failures after which the listen socket is dead. */
+#define HTTP_ACCEPT_FAILURES 100
+
+struct http_conn {
+	FCGX_Request fcgi;
+	int is_cgi;
+	char **envp;
+	const struct http_route *route;
+	char *body;                   /* route->max_body + 1 bytes */
+	char *out;                    /* response assembly */
+	size_t out_cap;
+	char ua[HTTP_UA_MAX + 1];
+	char addr[HTTP_ADDR_MAX + 1];
+};
+
+static const struct {
+	int status;
+	const char *reason;
+} http_reasons[] = {
+	{200, "OK"}, {201, "Created"}, {204, "No Content"},
+	{400, "Bad Request"}, {401, "Unauthorized"}, {404, "Not Found"},
+	{405, "Method Not Allowed"}, {411, "Length Required"},
+	{413, "Payload Too Large"}, {422, "Unprocessable Entity"},
+	{429, "Too Many Requests"}, {500, "Internal Server Error"},
+	{503, "Service Unavailable"},
+};
+
+static const char *http_reason(int status)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(http_reasons) / sizeof(http_reasons[0]); i++)
+		if (http_reasons[i].status == status)
+			return http_reasons[i].reason;
+	return "Unknown";
+}
+
+const char *http_param(const struct http_req *req, const char *name)
+{
+	return FCGX_GetParam(name, req->conn->envp);
+}
+
+/* Write all of buf to the client. */
+static void http_write(struct http_conn *c, const char *buf, size_t len)
+{
+	if (c->is_cgi) {
+		if (fwrite(buf, 1, len, stdout) != len)
+			log_event(LOG_WARN, "write_failed", NULL);
+		fflush(stdout);
+	} else if (FCGX_PutStr(buf, (int)len, c->fcgi.out) != (int)len) {
+		log_event(LOG_WARN, "write_failed", NULL);
+	}
+}
+
+/*
+ * Assemble status line, headers and body into the per-process buffer and
+ * write them at once. extra is zero or more "Name: value\r\n" lines.
+ */
+static void http_send(struct http_req *req, int status, unsigned flags,
+    const char *extra, const char *body, size_t len)
+{
+	struct http_conn *c = req->conn;
+	size_t need = len + 512 + (extra ? strlen(extra) : 0);
+	int n;
+
+	if (req->status != 0)
+		return;               /* one reply per request */
+	if (need > c->out_cap) {
+		char *p = realloc(c->out, need);
+		if (p == NULL) {
+			log_event(LOG_ERROR, "out_of_memory", NULL);
+			return;
+		}
+		c->out = p;
+		c->out_cap = need;
+	}
+	n = snprintf(c->out, c->out_cap,
+	    "Status: %d %s\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "%s%s%s"
+	    "Content-Length: %zu\r\n\r\n",
+	    status, http_reason(status), req->request_id,
+	    (flags & HTTP_NO_STORE) ?
+	    "Cache-Control: no-store\r\nPragma: no-cache\r\n" : "",
+	    len > 0 ? "Content-Type: application/json\r\n" : "",
+	    extra ? extra : "", len);
+	if (n < 0 || (size_t)n + len > c->out_cap)
+		return;
+	memcpy(c->out + n, body, len);
+	http_write(c, c->out, (size_t)n + len);
+	req->status = status;
+}
+
+void http_reply_json(struct http_req *req, int status, unsigned flags,
+    const char *json, size_t len)
+{
+	http_send(req, status, flags, NULL, json, len);
+}
+
+void http_reply_empty(struct http_req *req, int status)
+{
+	http_send(req, status, HTTP_NO_STORE, NULL, "", 0);
+}
+
+/* "GET, POST" for a method mask. */
+static void http_allow(unsigned methods, char *out, size_t cap)
+{
+	snprintf(out, cap, "Allow: %s%s%s%s%s\r\n",
+	    methods & HTTP_GET ? "GET" : "",
+	    (methods & HTTP_GET) && (methods & ~HTTP_GET) ? ", " : "",
+	    methods & HTTP_POST ? "POST" : "",
+	    (methods & HTTP_POST) && (methods & HTTP_DELETE) ? ", " : "",
+	    methods & HTTP_DELETE ? "DELETE" : "");
+}
+
+void http_reply_error(struct http_req *req, enum auth_err err,
+    const char *detail)
+{
+	struct json_object *o = json_object_new_object();
+	char extra[128] = "";
+	const char *body = NULL;
+	size_t len = 0;
+	int status = auth_err_status(err);
+
+	if (err == AUTH_ENOAUTH)
+		snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer\r\n");
+	else if (status == 401 && req->conn->route->bearer)
+		snprintf(extra, sizeof(extra),
+		    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
+	else if (err == AUTH_EMETHOD)
+		http_allow(req->conn->route->methods, extra, sizeof(extra));
+	else if (err == AUTH_ETHROTTLED)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+		    req->retry_after > 0 ? req->retry_after : 1);
+	if (o != NULL) {
+		json_object_object_add(o, "detail", json_object_new_string(
+		    detail != NULL ? detail : auth_err_detail(err)));
+		body = json_object_to_json_string_length(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	}
+	if (body == NULL) {
+		body = "{\"detail\":\"internal error\"}";
+		len = strlen(body);
+		status = 500;
+	}
+	http_send(req, status, HTTP_NO_STORE, extra, body, len);
+	json_object_put(o);
+}
+
+enum auth_err http_bearer(const struct http_req *req, const char **token,
+    size_t *len)
+{
+	const char *h = http_param(req, "HTTP_AUTHORIZATION");
+	size_t n;
+
+	if (h == NULL || *h == '\0')
+		return AUTH_ENOAUTH;
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return AUTH_ETOKEN;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strlen(h);
+	while (n > 0 && h[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		return AUTH_ETOKEN;
+	*token = h;
+	*len = n;
+	return AUTH_OK;
+}
+
+/* Copy printable ASCII of src (at most cap - 1 bytes) into dst. */
+static void http_printable(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < cap; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/* A client request id is echoed only when short and of safe characters. */
+static int http_request_id_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		char ch = s[i];
+		if (i >= HTTP_REQUEST_ID_MAX ||
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		    ch == '.'))
+			return 0;
+	}
+	return i > 0;
+}
+
+static enum http_method http_parse_method(const char *m)
+{
+	if (m == NULL)
+		return 0;
+	if (strcmp(m, "GET") == 0)
+		return HTTP_GET;
+	if (strcmp(m, "POST") == 0)
+		return HTTP_POST;
+	if (strcmp(m, "DELETE") == 0)
+		return HTTP_DELETE;
+	return 0;
+}
+
+static const char *http_method_name(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET:
+		return "GET";
+	case HTTP_POST:
+		return "POST";
+	case HTTP_DELETE:
+		return "DELETE";
+	}
+	return "OTHER";
+}
+
+/* Read exactly len body bytes into c->body. 0, or -1 if the stream ends. */
+static int http_read_body(struct http_conn *c, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		int n;
+
+		if (c->is_cgi)
+			n = (int)fread(c->body + got, 1, len - got, stdin);
+		else
+			n = FCGX_GetStr(c->body + got, (int)(len - got),
+			    c->fcgi.in);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	c->body[len] = '\0';
+	return 0;
+}
+
+/* Method and body checks every route shares; AUTH_OK to run the handler. */
+static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
+{
+	const char *cl;
+	long n = 0;
+
+	if (req->method == 0 || !(c->route->methods & req->method))
+		return AUTH_EMETHOD;
+	if (req->method != HTTP_POST)
+		return AUTH_OK;
+	cl = http_param(req, "CONTENT_LENGTH");
+	if (cl == NULL || *cl == '\0')
+		return AUTH_ELENGTH;
+	if (config_parse_long(cl, 0, 1L << 40, &n) != 0)
+		return AUTH_EINVAL;
+	if ((size_t)n > c->route->max_body)
+		return AUTH_ETOOBIG;   /* refused unread */
+	if (http_read_body(c, (size_t)n) != 0)
+		return AUTH_EINVAL;
+	req->body = c->body;
+	req->body_len = (size_t)n;
+	return AUTH_OK;
+}
+
+static long long http_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* One request, from parameters to access log. */
+static void http_handle(struct http_conn *c)
+{
+	struct http_req req;
+	const char *rid, *addr;
+	long long t0 = http_now_us();
+	enum auth_err rc;
+	char status[8], dur[24];
+
+	memset(&req, 0, sizeof(req));
+	req.conn = c;
+	req.method = http_parse_method(http_param(&req, "REQUEST_METHOD"));
+	http_printable(c->ua, sizeof(c->ua), http_param(&req, "HTTP_USER_AGENT"));
+	req.user_agent = c->ua;
+	addr = http_param(&req, "REMOTE_ADDR");
+	http_printable(c->addr, sizeof(c->addr), addr);
+	req.remote_addr = c->addr;
+	rid = http_param(&req, "HTTP_X_REQUEST_ID");
+	if (rid != NULL && http_request_id_ok(rid))
+		snprintf(req.request_id, sizeof(req.request_id), "%s", rid);
+	else if (valid_uuid_new(req.request_id) != 0)
+		snprintf(req.request_id, sizeof(req.request_id), "-");
+	rc = http_prepare(c, &req);
+	if (rc == AUTH_EINVAL)
+		http_reply_error(&req, rc, "body: does not match Content-Length");
+	else if (rc != AUTH_OK)
+		http_reply_error(&req, rc, NULL);
+	else
+		c->route->handle(c->route->ctx, &req);
+	if (req.status == 0) {
+		log_event(LOG_ERROR, "no_reply", NULL);
+		http_reply_error(&req, AUTH_EINTERNAL, NULL);
+	}
+	/* Parameters die here: after this only req's own copies remain. */
+	if (!c->is_cgi)
+		FCGX_Finish_r(&c->fcgi);
+	snprintf(status, sizeof(status), "%d", req.status);
+	snprintf(dur, sizeof(dur), "%.3f", (double)(http_now_us() - t0) / 1000.0);
+	log_event(req.status >= 500 ? LOG_ERROR : LOG_INFO, "request",
+	    "method", http_method_name(req.method),
+	    "status", status, "duration_ms", dur, "client", req.remote_addr,
+	    "request_id", req.request_id,
+	    "user_id", req.user_id[0] ? req.user_id : NULL, NULL);
+}
+
+/* SIGTERM/SIGINT: finish the current request, then leave the loop. */
+static volatile sig_atomic_t http_stop;
+
+static void http_on_signal(int sig)
+{
+	(void)sig;
+	http_stop = 1;
+	FCGX_ShutdownPending();
+}
+
+int http_serve(const struct http_route *route)
+{
+	struct http_conn *c = calloc(1, sizeof(*c));
+	struct sigaction sa;
+	int rc = 1, failures = 0;
+
+	if (c == NULL)
+		return 1;
+	c->route = route;
+	c->body = malloc(route->max_body + 1);
+	if (c->body == NULL || FCGX_Init() != 0)
+		goto out;
+	c->is_cgi = FCGX_IsCGI();
+	if (c->is_cgi) {
+		c->envp = environ;
+		http_handle(c);
+		rc = 0;
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = http_on_signal;  /* no SA_RESTART: accept must wake */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (FCGX_InitRequest(&c->fcgi, 0, 0) != 0)
+		goto out;
+	while (!http_stop) {
+		if (FCGX_Accept_r(&c->fcgi) < 0) {
+			/* A signal, or a client gone before accept: try again. */
+			if (http_stop || ++failures > HTTP_ACCEPT_FAILURES)
+				break;
+			continue;
+		}
+		failures = 0;
+		c->envp = c->fcgi.envp;
+		http_handle(c);
+	}
+	FCGX_Free(&c->fcgi, 1);
+	rc = 0;
+out:
+	if (c != NULL) {
+		free(c->body);
+		free(c->out);
+	}
+	free(c);
+	return rc;
+}

@@ -1,0 +1,78 @@
+/* http: the FastCGI (or one-shot CGI) request loop, bounded body, replies. */
+#ifndef AUTH_HTTP_H
+#define AUTH_HTTP_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_POST = 1 << 1,
+	HTTP_DELETE = 1 << 2
+};
+
+/* Reply flags. */
+#define HTTP_NO_STORE 1          /* Cache-Control: no-store + Pragma: no-cache */
+
+#define HTTP_REQUEST_ID_MAX 64
+#define HTTP_UA_MAX 256
+#define HTTP_ADDR_MAX 64
+
+struct http_req {
+	enum http_method method;
+	const char *uri;              /* REQUEST_URI as sent; for logs */
+	const char *remote_addr;      /* REMOTE_ADDR, "" when unknown */
+	const char *user_agent;       /* printable ASCII, truncated; may be "" */
+	const char *body;             /* NUL terminated; NULL when none */
+	size_t body_len;
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char user_id[40];             /* set by handlers for the access log */
+	long retry_after;             /* seconds, for a 429 */
+	int status;                   /* 0 until a reply is sent */
+	struct http_conn *conn;       /* internal */
+};
+
+struct http_route {
+	const char *name;             /* endpoint name for logs */
+	unsigned methods;             /* enum http_method bits served */
+	int bearer;                   /* 401s carry an invalid_token challenge */
+	size_t max_body;              /* bytes; larger bodies are 413 */
+	void (*handle)(void *ctx, struct http_req *req);
+	void *ctx;
+};
+
+/*
+ * Serve route until SIGTERM/SIGINT (FastCGI: socket on fd 0), or exactly
+ * one request from the environment and stdin (plain CGI). Method, body
+ * size and Content-Length are checked before handle runs; a handler that
+ * sends no reply yields a 500. Returns the process exit status.
+ */
+int http_serve(const struct http_route *route);
+
+/* Value of request header or CGI variable name (e.g. "HTTP_X_FOO"), or NULL. */
+const char *http_param(const struct http_req *req, const char *name);
+
+/*
+ * The bearer token of the Authorization header. AUTH_ENOAUTH when the
+ * header is absent, AUTH_ETOKEN when it is not "Bearer <token>".
+ */
+enum auth_err http_bearer(const struct http_req *req, const char **token,
+    size_t *len) __attribute__((warn_unused_result));
+
+/* Send a JSON body with status; flags are HTTP_* reply flags. */
+void http_reply_json(struct http_req *req, int status, unsigned flags,
+    const char *json, size_t len);
+
+/* Send status with no body (204). */
+void http_reply_empty(struct http_req *req, int status);
+
+/*
+ * Send {"detail": detail} (the error's default detail when NULL) with
+ * the error's status and the headers it calls for (WWW-Authenticate,
+ * Allow, Retry-After).
+ */
+void http_reply_error(struct http_req *req, enum auth_err err,
+    const char *detail);
+
+#endif

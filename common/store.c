@@ -1,0 +1,385 @@
+/*
+ * store: every query of the service, prepared once in store_open, each
+ * public function one short transaction. Writes use BEGIN IMMEDIATE so a
+ * transaction never has to upgrade its lock half-way.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+enum store_sql {
+	SQL_USER_INSERT,
+	SQL_USER_BY_EMAIL,
+	SQL_USER_SET_HASH,
+	SQL_SESSION_INSERT,
+	SQL_SESSION_TOUCH,
+	SQL_SESSION_REVOKE,
+	SQL_TOKEN_INSERT,
+	SQL_TOKEN_ROTATE,
+	SQL_TOKEN_STATE,
+	SQL_TOKENS_REVOKE_SESSION,
+	SQL_ME,
+	SQL__MAX
+};
+
+static const char *const store_sql_text[SQL__MAX] = {
+	[SQL_USER_INSERT] =
+	    "INSERT INTO users(id, email, password_hash, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[SQL_USER_BY_EMAIL] =
+	    "SELECT id, password_hash FROM users WHERE email = ?1",
+	[SQL_USER_SET_HASH] =
+	    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+	[SQL_SESSION_INSERT] =
+	    "INSERT INTO sessions(id, user_id, created_at, last_used_at, "
+	    "user_agent, ip) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+	[SQL_SESSION_TOUCH] =
+	    "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
+	[SQL_SESSION_REVOKE] =
+	    "UPDATE sessions SET revoked = 1, revoked_at = ?2 "
+	    "WHERE id = ?1 AND revoked = 0",
+	[SQL_TOKEN_INSERT] =
+	    "INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, "
+	    "expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* The single winner of concurrent rotations: changes() == 1. */
+	[SQL_TOKEN_ROTATE] =
+	    "UPDATE refresh_tokens SET revoked = 1, replaced_by = ?2, "
+	    "revoked_at = ?3 WHERE jti = ?1 AND session_id = ?4 AND "
+	    "user_id = ?5 AND revoked = 0 AND expires_at > ?3 AND "
+	    "EXISTS (SELECT 1 FROM sessions s WHERE s.id = ?4 AND "
+	    "s.revoked = 0)",
+	[SQL_TOKEN_STATE] =
+	    "SELECT t.replaced_by IS NOT NULL, t.revoked_at, t.expires_at, "
+	    "s.revoked FROM refresh_tokens t JOIN sessions s ON "
+	    "s.id = t.session_id WHERE t.jti = ?1 AND t.session_id = ?2 AND "
+	    "t.user_id = ?3",
+	[SQL_TOKENS_REVOKE_SESSION] =
+	    "UPDATE refresh_tokens SET revoked = 1, revoked_at = ?2 "
+	    "WHERE session_id = ?1 AND revoked = 0",
+	[SQL_ME] =
+	    "SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id "
+	    "WHERE s.id = ?2 AND s.user_id = ?1 AND s.revoked = 0",
+};
+
+struct store {
+	struct db *db;
+	struct db_stmt *sql[SQL__MAX];
+};
+
+int store_open(struct store **out, const char *path, long busy_timeout_ms,
+    char *err, size_t errlen)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int i;
+
+	*out = NULL;
+	if (st == NULL)
+		return -1;
+	if (db_open(&st->db, path, busy_timeout_ms, err, errlen) != 0)
+		goto fail;
+	for (i = 0; i < SQL__MAX; i++) {
+		st->sql[i] = db_prepare(st->db, store_sql_text[i]);
+		if (st->sql[i] == NULL) {
+			/* Tables missing: the schema is older than this build. */
+			snprintf(err, errlen, "DATABASE_URL: %s lacks the schema "
+			    "this build needs; run scripts/migrate.sh", path);
+			goto fail;
+		}
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	db_close(st->db);   /* finalizes every statement */
+	free(st);
+}
+
+/* Bind a text parameter; NULL leaves it unbound, which is SQL NULL. */
+static enum auth_err store_bind(struct db_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		return AUTH_OK;
+	return db_bind_text(s, i, v, strlen(v));
+}
+
+/* Run s to completion (no rows expected) and reset it. */
+static enum auth_err store_exec(struct db_stmt *s)
+{
+	int rc = db_step(s);
+
+	db_reset(s);
+	if (rc == DB_DONE)
+		return AUTH_OK;
+	return rc < 0 ? (enum auth_err)-rc : AUTH_EINTERNAL;
+}
+
+/* A duplicate random id is a bug or a broken RNG, never "email taken". */
+static enum auth_err store_no_dup(enum auth_err rc)
+{
+	return rc == AUTH_EEXISTS ? AUTH_EINTERNAL : rc;
+}
+
+static enum auth_err store_insert_token(struct store *st,
+    const struct store_grant *g)
+{
+	struct db_stmt *t = st->sql[SQL_TOKEN_INSERT];
+	enum auth_err rc;
+
+	if ((rc = store_bind(t, 1, g->jti)) != AUTH_OK ||
+	    (rc = store_bind(t, 2, g->user_id)) != AUTH_OK ||
+	    (rc = store_bind(t, 3, g->session_id)) != AUTH_OK ||
+	    (rc = db_bind_int(t, 4, g->now)) != AUTH_OK ||
+	    (rc = db_bind_int(t, 5, g->expires_at)) != AUTH_OK) {
+		db_reset(t);
+		return rc;
+	}
+	return store_no_dup(store_exec(t));
+}
+
+static enum auth_err store_insert_session(struct store *st,
+    const struct store_grant *g)
+{
+	struct db_stmt *s = st->sql[SQL_SESSION_INSERT];
+	enum auth_err rc;
+
+	if ((rc = store_bind(s, 1, g->session_id)) != AUTH_OK ||
+	    (rc = store_bind(s, 2, g->user_id)) != AUTH_OK ||
+	    (rc = db_bind_int(s, 3, g->now)) != AUTH_OK ||
+	    (rc = store_bind(s, 4, g->user_agent)) != AUTH_OK ||
+	    (rc = store_bind(s, 5, g->ip)) != AUTH_OK) {
+		db_reset(s);
+		return rc;
+	}
+	if ((rc = store_no_dup(store_exec(s))) != AUTH_OK)
+		return rc;
+	return store_insert_token(st, g);
+}
+
+/* Commit when rc is AUTH_OK, else roll back; returns the final code. */
+static enum auth_err store_finish(struct store *st, enum auth_err rc)
+{
+	if (rc == AUTH_OK)
+		return db_commit(st->db);
+	db_rollback(st->db);
+	return rc;
+}
+
+enum auth_err store_register(struct store *st, const char *email,
+    const char *hash, const struct store_grant *g)
+{
+	struct db_stmt *u = st->sql[SQL_USER_INSERT];
+	enum auth_err rc;
+
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	if ((rc = store_bind(u, 1, g->user_id)) != AUTH_OK ||
+	    (rc = store_bind(u, 2, email)) != AUTH_OK ||
+	    (rc = store_bind(u, 3, hash)) != AUTH_OK ||
+	    (rc = db_bind_int(u, 4, g->now)) != AUTH_OK)
+		db_reset(u);
+	else if ((rc = store_exec(u)) == AUTH_OK)
+		rc = store_insert_session(st, g);
+	return store_finish(st, rc);
+}
+
+enum auth_err store_user_by_email(struct store *st, const char *email,
+    char *id, char *hash)
+{
+	struct db_stmt *q = st->sql[SQL_USER_BY_EMAIL];
+	enum auth_err rc;
+	const char *sid, *sh;
+	size_t idlen = 0, hlen = 0;
+	int step;
+
+	if ((rc = store_bind(q, 1, email)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	step = db_step(q);
+	if (step == DB_ROW) {
+		sid = db_col_text(q, 0, &idlen);
+		sh = db_col_text(q, 1, &hlen);
+		if (sid == NULL || sh == NULL || idlen >= VALID_UUID_SIZE ||
+		    hlen >= PASSWORD_HASH_MAX) {
+			rc = AUTH_EINTERNAL;
+		} else {
+			memcpy(id, sid, idlen + 1);
+			memcpy(hash, sh, hlen + 1);
+			rc = AUTH_OK;
+		}
+	} else {
+		rc = step == DB_DONE ? AUTH_ENOTFOUND : (enum auth_err)-step;
+	}
+	db_reset(q);
+	return rc;
+}
+
+enum auth_err store_login(struct store *st, const struct store_grant *g)
+{
+	enum auth_err rc;
+
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	return store_finish(st, store_insert_session(st, g));
+}
+
+enum auth_err store_set_password(struct store *st, const char *user_id,
+    const char *hash)
+{
+	struct db_stmt *u = st->sql[SQL_USER_SET_HASH];
+	enum auth_err rc;
+
+	if ((rc = store_bind(u, 1, user_id)) != AUTH_OK ||
+	    (rc = store_bind(u, 2, hash)) != AUTH_OK) {
+		db_reset(u);
+		return rc;
+	}
+	return store_exec(u);
+}
+
+/* Revoke session sid and every live token of it (replay, logout). */
+static enum auth_err store_revoke_session(struct store *st, const char *sid,
+    int64_t now)
+{
+	struct db_stmt *s = st->sql[SQL_SESSION_REVOKE];
+	struct db_stmt *t = st->sql[SQL_TOKENS_REVOKE_SESSION];
+	enum auth_err rc;
+
+	if ((rc = store_bind(s, 1, sid)) != AUTH_OK ||
+	    (rc = db_bind_int(s, 2, now)) != AUTH_OK) {
+		db_reset(s);
+		return rc;
+	}
+	if ((rc = store_exec(s)) != AUTH_OK)
+		return rc;
+	if ((rc = store_bind(t, 1, sid)) != AUTH_OK ||
+	    (rc = db_bind_int(t, 2, now)) != AUTH_OK) {
+		db_reset(t);
+		return rc;
+	}
+	return store_exec(t);
+}
+
+/*
+ * The conditional update lost: find out why. A rotated token (it has a
+ * successor) presented again is a replay, unless it was rotated within
+ * the reuse interval and its session still lives.
+ */
+static enum auth_err store_rotate_lost(struct store *st, const char *old_jti,
+    const struct store_grant *g, long reuse_interval,
+    enum store_rotation *out)
+{
+	struct db_stmt *q = st->sql[SQL_TOKEN_STATE];
+	int64_t revoked_at, expires_at;
+	int rotated, session_revoked, step;
+	enum auth_err rc;
+
+	*out = STORE_DEAD;
+	if ((rc = store_bind(q, 1, old_jti)) != AUTH_OK ||
+	    (rc = store_bind(q, 2, g->session_id)) != AUTH_OK ||
+	    (rc = store_bind(q, 3, g->user_id)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	step = db_step(q);
+	if (step != DB_ROW) {
+		db_reset(q);
+		return step == DB_DONE ? AUTH_OK : (enum auth_err)-step;
+	}
+	rotated = (int)db_col_int(q, 0);
+	revoked_at = db_col_int(q, 1);
+	expires_at = db_col_int(q, 2);
+	session_revoked = (int)db_col_int(q, 3);
+	db_reset(q);
+	if (!rotated || session_revoked || expires_at <= g->now)
+		return AUTH_OK;
+	if (reuse_interval > 0 && g->now - revoked_at < reuse_interval) {
+		if ((rc = store_insert_token(st, g)) != AUTH_OK)
+			return rc;
+		*out = STORE_REUSED;
+		return AUTH_OK;
+	}
+	*out = STORE_REPLAY;
+	return store_revoke_session(st, g->session_id, g->now);
+}
+
+enum auth_err store_rotate(struct store *st, const char *old_jti,
+    const struct store_grant *g, long reuse_interval,
+    enum store_rotation *out)
+{
+	struct db_stmt *r = st->sql[SQL_TOKEN_ROTATE];
+	struct db_stmt *touch = st->sql[SQL_SESSION_TOUCH];
+	enum auth_err rc;
+
+	*out = STORE_DEAD;
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	if ((rc = store_bind(r, 1, old_jti)) != AUTH_OK ||
+	    (rc = store_bind(r, 2, g->jti)) != AUTH_OK ||
+	    (rc = db_bind_int(r, 3, g->now)) != AUTH_OK ||
+	    (rc = store_bind(r, 4, g->session_id)) != AUTH_OK ||
+	    (rc = store_bind(r, 5, g->user_id)) != AUTH_OK) {
+		db_reset(r);
+		return store_finish(st, rc);
+	}
+	if ((rc = store_exec(r)) != AUTH_OK)
+		return store_finish(st, rc);
+	if (db_changes(st->db) == 1) {
+		*out = STORE_ROTATED;
+		rc = store_insert_token(st, g);
+	} else {
+		rc = store_rotate_lost(st, old_jti, g, reuse_interval, out);
+	}
+	if (rc == AUTH_OK && (*out == STORE_ROTATED || *out == STORE_REUSED)) {
+		if ((rc = store_bind(touch, 1, g->session_id)) != AUTH_OK ||
+		    (rc = db_bind_int(touch, 2, g->now)) != AUTH_OK)
+			db_reset(touch);
+		else
+			rc = store_exec(touch);
+	}
+	rc = store_finish(st, rc);
+	if (rc != AUTH_OK)
+		*out = STORE_DEAD;
+	return rc;
+}
+
+enum auth_err store_me(struct store *st, const char *user_id,
+    const char *sid, char *email)
+{
+	struct db_stmt *q = st->sql[SQL_ME];
+	enum auth_err rc;
+	const char *e;
+	size_t len = 0;
+	int step;
+
+	if ((rc = store_bind(q, 1, user_id)) != AUTH_OK ||
+	    (rc = store_bind(q, 2, sid)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	step = db_step(q);
+	if (step == DB_ROW) {
+		e = db_col_text(q, 0, &len);
+		if (e == NULL || len > VALID_EMAIL_MAX) {
+			rc = AUTH_EINTERNAL;
+		} else {
+			memcpy(email, e, len + 1);
+			rc = AUTH_OK;
+		}
+	} else {
+		rc = step == DB_DONE ? AUTH_ETOKEN : (enum auth_err)-step;
+	}
+	db_reset(q);
+	return rc;
+}

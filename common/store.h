@@ -1,0 +1,83 @@
+/* store: the domain queries (users, sessions, refresh tokens), each one transaction. */
+#ifndef AUTH_STORE_H
+#define AUTH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "password.h"
+#include "valid.h"
+
+struct store;
+
+/* A new session and its first refresh token. */
+struct store_grant {
+	const char *user_id;
+	const char *session_id;
+	const char *jti;
+	int64_t now;
+	int64_t expires_at;          /* of the refresh token */
+	const char *user_agent;      /* may be NULL */
+	const char *ip;              /* may be NULL */
+};
+
+enum store_rotation {
+	STORE_ROTATED,               /* presented token rotated to the new jti */
+	STORE_REUSED,                /* rotated within the reuse interval: new jti issued too */
+	STORE_REPLAY,                /* already rotated: the session is now revoked */
+	STORE_DEAD                   /* unknown, expired, logged out or session revoked */
+};
+
+/*
+ * Open the database at path and prepare every statement. Returns 0, or
+ * -1 with one line naming DATABASE_URL in err.
+ */
+int store_open(struct store **out, const char *path, long busy_timeout_ms,
+    char *err, size_t errlen) __attribute__((warn_unused_result));
+void store_close(struct store *st);
+
+/*
+ * Create a user with email (already normalized) and hash, and the grant's
+ * session and refresh token, atomically. AUTH_EEXISTS when the email is
+ * taken; AUTH_EUNAVAIL when the database is busy past its timeout.
+ */
+enum auth_err store_register(struct store *st, const char *email,
+    const char *hash, const struct store_grant *g)
+    __attribute__((warn_unused_result));
+
+/*
+ * Look up a user by normalized email: copies id (VALID_UUID_SIZE) and
+ * hash (PASSWORD_HASH_MAX). AUTH_ENOTFOUND when there is none.
+ */
+enum auth_err store_user_by_email(struct store *st, const char *email,
+    char *id, char *hash) __attribute__((warn_unused_result));
+
+/* Start a session for an existing user (login), atomically. */
+enum auth_err store_login(struct store *st, const struct store_grant *g)
+    __attribute__((warn_unused_result));
+
+/* Replace a user's password hash (rehash on login). */
+enum auth_err store_set_password(struct store *st, const char *user_id,
+    const char *hash) __attribute__((warn_unused_result));
+
+/*
+ * Rotate refresh token old_jti of session sid to g->jti, in one
+ * transaction whose conditional update decides the single winner among
+ * concurrent callers. *out says what happened; only STORE_ROTATED and
+ * STORE_REUSED inserted g->jti. reuse_interval > 0 lets a token rotated
+ * less than that many seconds ago be rotated again (STORE_REUSED).
+ */
+enum auth_err store_rotate(struct store *st, const char *old_jti,
+    const struct store_grant *g, long reuse_interval,
+    enum store_rotation *out) __attribute__((warn_unused_result));
+
+/*
+ * Email of user_id when session sid is one of its live sessions; copies
+ * into email (VALID_EMAIL_MAX + 1). AUTH_ETOKEN when the user or the
+ * session is gone or revoked.
+ */
+enum auth_err store_me(struct store *st, const char *user_id,
+    const char *sid, char *email) __attribute__((warn_unused_result));
+
+#endif

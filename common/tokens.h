@@ -1,0 +1,70 @@
+/* tokens: issue, rotate and check token pairs; the only module joining jwt and store. */
+#ifndef AUTH_TOKENS_H
+#define AUTH_TOKENS_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "jwt.h"
+#include "store.h"
+
+struct tokens {
+	const struct jwt_keys *keys;
+	struct jwt_policy pol;
+	struct store *store;
+	long access_ttl;
+	long refresh_ttl;
+	long reuse_interval;
+};
+
+struct tokens_pair {
+	char access[JWT_MAX_LEN + 1];
+	char refresh[JWT_MAX_LEN + 1];
+	char user_id[VALID_UUID_SIZE];
+	char session_id[VALID_UUID_SIZE];
+	long expires_in;
+};
+
+/* Who asked, recorded on the session. Fields may be NULL. */
+struct tokens_client {
+	const char *user_agent;
+	const char *ip;
+};
+
+/*
+ * Create the user (email normalized, hash made) with a new session and
+ * sign its first pair. Tokens are signed before the transaction so the
+ * write lock is held for the inserts only. AUTH_EEXISTS when the email
+ * is taken.
+ */
+enum auth_err tokens_register(struct tokens *t, const char *email,
+    const char *hash, const struct tokens_client *cl, struct tokens_pair *out)
+    __attribute__((warn_unused_result));
+
+/* Start a new session for user_id and sign its first pair. */
+enum auth_err tokens_login(struct tokens *t, const char *user_id,
+    const struct tokens_client *cl, struct tokens_pair *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Rotate a refresh token: AUTH_ETOKEN when it does not verify,
+ * AUTH_EREVOKED when it is expired, revoked or replayed (a replay also
+ * revokes its session; *how says which), AUTH_OK with a new pair.
+ */
+enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
+    struct tokens_pair *out, enum store_rotation *how)
+    __attribute__((warn_unused_result));
+
+/*
+ * Check a bearer access token and that its session and user still live;
+ * fills claims and email (VALID_EMAIL_MAX + 1). AUTH_ETOKEN otherwise.
+ */
+enum auth_err tokens_check_access(struct tokens *t, const char *token,
+    size_t len, struct jwt_claims *claims, char *email)
+    __attribute__((warn_unused_result));
+
+/* The contract's token pair JSON into out; its length, or -1. */
+long tokens_pair_json(const struct tokens_pair *p, char *out, size_t cap)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# deps.sh: install the Debian packages the build, the stack and the tests
+# need, only when some are missing (apt-get needs root or sudo).
+set -euo pipefail
+
+packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
+          libssl-dev libcrypt-dev libcmocka-dev sqlite3 openssl lighttpd
+          spawn-fcgi bats curl jq lcov)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

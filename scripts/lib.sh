@@ -1,0 +1,41 @@
+# lib.sh: shell helpers the scripts share (sourced, not run).
+
+# Load ./.env (KEY=VALUE lines) without overriding variables already set in
+# the environment, so `PORT=9000 make run` beats the file.
+env_load() {
+	local file=${1:-.env} line key val
+	[ -f "$file" ] || return 0
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		case $line in ''|'#'*) continue ;; esac
+		key=${line%%=*}
+		val=${line#*=}
+		[[ $key =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+		# Trailing comments and surrounding quotes, as .env files have them.
+		val=${val%%[[:space:]]#*}
+		val=${val%"${val##*[![:space:]]}"}
+		[[ $val =~ ^\"(.*)\"$ || $val =~ ^\'(.*)\'$ ]] && val=${BASH_REMATCH[1]}
+		[ -n "${!key+x}" ] || export "$key=$val"
+	done < "$file"
+}
+
+# The SQLite file path of DATABASE_URL (same rules as common/config.c).
+db_path() {
+	local url=${DATABASE_URL:-sqlite:///./auth.db} p
+	for p in 'sqlite+aiosqlite:///' 'sqlite+pysqlite:///' 'sqlite:///'; do
+		if [[ $url == "$p"* ]]; then
+			echo "${url#"$p"}"
+			return 0
+		fi
+	done
+	if [[ $url == *://* ]]; then
+		echo "DATABASE_URL must be sqlite:///<path>" >&2
+		return 1
+	fi
+	echo "$url"
+}
+
+die() {
+	echo "$(basename "$0"): $*" >&2
+	exit 1
+}
