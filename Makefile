@@ -13,8 +13,7 @@ COVERAGE_GATE ?= 80
 COMMON    := err b64url config valid json log jwt password db store tokens \
              http app
 ENDPOINTS := register login refresh me healthz
-UNITS     := err b64url config valid json log jwt password db store tokens \
-             http app
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
@@ -35,7 +34,7 @@ LDLIBS   := -lfcgi -ljson-c -lsqlite3 -lcrypto -lcrypt
 LIB      := $(BUILD)/libauthcommon.a
 LIB_OBJS := $(COMMON:%=$(BUILD)/common/%.o)
 BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
-TESTS    := $(UNITS:%=$(BUILD)/tests/unit/test_%)
+TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test unit-build install clean
 .DEFAULT_GOAL := all
@@ -52,7 +51,7 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB) | $(BUILD)/cgi-bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB) | $(BUILD)/tests/unit
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c tests/unit/*.h $(LIB) | $(BUILD)/tests/unit
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) \
 	    $(LDLIBS) -lcmocka
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# start.sh [--background]: run the whole stack on this machine.
+#   1. load .env (the environment wins over it)
+#   2. dev keys if the configured ones are absent and not set explicitly
+#   3. migrations (scripts/migrate.sh)
+#   4. every endpoint checks its configuration: a bad setting stops here
+#      with one line naming it
+#   5. spawn-fcgi starts FCGI_CHILDREN processes per endpoint on a unix
+#      socket in RUN_DIR; lighttpd serves HOST:PORT
+# In the foreground (make run) Ctrl-C stops everything; with --background it
+# returns once /healthz answers and scripts/stop.sh stops it. Pids are
+# recorded in RUN_DIR/*.pid; nothing is ever stopped by name.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+env_load "${ENV_FILE:-.env}"
+
+background=0
+[ "${1:-}" = "--background" ] && background=1
+
+BIN_DIR=${BIN_DIR:-$root/build/release/cgi-bin}
+RUN_DIR=${RUN_DIR:-./run}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8080}
+FCGI_CHILDREN=${FCGI_CHILDREN:-2}
+ENDPOINTS=${ENDPOINTS:-"register login refresh me healthz"}
+
+[[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] ||
+	die "PORT must be an integer between 1 and 65535 (got '$PORT')"
+[[ $FCGI_CHILDREN =~ ^[0-9]+$ ]] && [ "$FCGI_CHILDREN" -ge 1 ] &&
+	[ "$FCGI_CHILDREN" -le 64 ] ||
+	die "FCGI_CHILDREN must be an integer between 1 and 64 (got '$FCGI_CHILDREN')"
+[[ $HOST =~ ^[0-9A-Za-z.:-]+$ ]] || die "HOST must be an address (got '$HOST')"
+for ep in $ENDPOINTS; do
+	[ -x "$BIN_DIR/$ep" ] || die "$BIN_DIR/$ep is missing: run make"
+done
+
+mkdir -p "$RUN_DIR/www"
+RUN_DIR=$(cd "$RUN_DIR" && pwd)
+export RUN_DIR HOST PORT
+LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
+[ -e "$RUN_DIR/lighttpd.pid" ] && kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null &&
+	die "already running (pid $(cat "$RUN_DIR/lighttpd.pid")); scripts/stop.sh first"
+
+# Development keys only when no key path was configured at all.
+if [ -z "${JWT_PRIVATE_KEY_PATH:-}" ] && [ ! -e ./keys/jwt_private.pem ]; then
+	echo "start: no JWT keys configured; generating DEVELOPMENT keys in ./keys" >&2
+	"$root/scripts/gen-keys.sh" ./keys
+fi
+
+"$root/scripts/migrate.sh" up
+
+for ep in $ENDPOINTS; do
+	"$BIN_DIR/$ep" --check-config || exit 2
+done
+
+# lighttpd's own error answers, as JSON like every other error.
+for s in 400:bad\ request 404:not\ found 405:method\ not\ allowed \
+	411:length\ required 413:request\ body\ too\ large 414:uri\ too\ long \
+	431:request\ header\ fields\ too\ large 500:internal\ error \
+	503:service\ unavailable; do
+	printf '{"detail":"%s"}\n' "${s#*:}" > "$RUN_DIR/www/status-${s%%:*}.html"
+done
+
+started=()
+cleanup() {
+	trap - INT TERM EXIT
+	"$root/scripts/stop.sh"
+}
+
+for ep in $ENDPOINTS; do
+	rm -f "$RUN_DIR/$ep.sock" "$RUN_DIR/$ep.pid"
+	# spawn-fcgi points the children's stderr at /dev/null; the sh exec
+	# (same pid) gives them the log file instead.
+	# shellcheck disable=SC2016
+	spawn-fcgi -s "$RUN_DIR/$ep.sock" -M 0600 -F "$FCGI_CHILDREN" \
+		-P "$RUN_DIR/$ep.pid" -- /bin/sh -c 'exec "$0" 2>>"$1"' \
+		"$BIN_DIR/$ep" "$LOG_FILE" >/dev/null 2>>"$LOG_FILE" ||
+		{ cleanup; die "spawn-fcgi failed for $ep (see $LOG_FILE)"; }
+	started+=("$ep")
+done
+
+lighttpd -D -f "$root/lighttpd.conf" 2>>"$LOG_FILE" &
+echo $! > "$RUN_DIR/lighttpd.pid"
+
+# Ready when /healthz answers (lighttpd binds within milliseconds).
+ready=0
+for _ in $(seq 1 100); do
+	if curl -fsS -o /dev/null "http://$HOST:$PORT/healthz" 2>/dev/null; then
+		ready=1
+		break
+	fi
+	kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null || break
+	sleep 0.05
+done
+if [ $ready -ne 1 ]; then
+	cleanup
+	die "lighttpd did not come up on $HOST:$PORT (see $RUN_DIR/lighttpd.log)"
+fi
+echo "auth-svc: serving http://$HOST:$PORT ($FCGI_CHILDREN processes per endpoint; log $LOG_FILE)"
+
+[ $background -eq 1 ] && exit 0
+trap cleanup INT TERM EXIT
+wait "$(cat "$RUN_DIR/lighttpd.pid")" || true

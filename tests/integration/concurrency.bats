@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# Races and contention: concurrent rotations of one refresh token, and a
+# database locked past its busy timeout.
+
+load helper
+
+setup_file() {
+	export DB_BUSY_TIMEOUT_MS=300
+	stack_start
+}
+teardown_file() { stack_stop; }
+
+@test "20 concurrent refreshes of one token: exactly one 200" {
+	register race@example.com
+	printf '{"refresh_token":"%s"}' "$refresh" > "$WORK/race.json"
+	seq 1 20 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST \
+		-H 'Content-Type: application/json' --data-binary "@$WORK/race.json" \
+		"$BASE/auth/refresh" > "$WORK/race.codes"
+	[ "$(wc -l < "$WORK/race.codes")" = 20 ]
+	[ "$(grep -c '^200$' "$WORK/race.codes")" = 1 ]
+	[ "$(grep -c '^401$' "$WORK/race.codes")" = 19 ]
+	# One rotation recorded: one successor, never two.
+	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = 'race@example.com'")" = 2 ]
+}
+
+@test "concurrent registrations of one email: exactly one 201" {
+	seq 1 10 | xargs -P 10 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST \
+		-H 'Content-Type: application/json' \
+		--data-binary '{"email":"same@example.com","password":"secret123"}' \
+		"$BASE/auth/register" > "$WORK/reg.codes"
+	[ "$(grep -c '^201$' "$WORK/reg.codes")" = 1 ]
+	[ "$(grep -c '^400$' "$WORK/reg.codes")" = 9 ]
+}
+
+@test "a database locked past its timeout is 503, and nothing is half-written" {
+	# Hold the write lock from another connection for 2 s.
+	( { echo "BEGIN EXCLUSIVE;"; sleep 2; echo "COMMIT;"; } | sqlite3 "$WORK/auth.db" ) &
+	holder=$!
+	sleep 0.3
+	api POST /auth/register '{"email":"locked@example.com","password":"secret123"}'
+	[ "$status_code" = 503 ]
+	[ "$(jq -r .detail <<<"$body")" = "service unavailable" ]
+	wait "$holder"
+	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM users WHERE email = 'locked@example.com'")" = 0 ]
+	grep -q '"status":"503"' "$WORK/run/auth.log"
+	# Once the lock is gone the same request succeeds.
+	api POST /auth/register '{"email":"locked@example.com","password":"secret123"}'
+	[ "$status_code" = 201 ]
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# What operators run: migrate.sh, gen-keys.sh, and start.sh refusing bad
+# settings with one clear line.
+
+load helper
+
+setup() {
+	stack_env "$(mktemp -d "$BATS_TEST_TMPDIR/ops.XXXXXX")"
+	"$ROOT/scripts/gen-keys.sh" "$WORK/keys" >/dev/null
+}
+
+teardown() { stack_stop; }
+
+db() { sqlite3 "$WORK/auth.db" "$@"; }
+
+@test "migrate.sh applies the schema once; a second run changes nothing" {
+	run "$ROOT/scripts/migrate.sh"
+	[ "$status" -eq 0 ]
+	[[ $output == *"applied 001_initial.sql"* ]]
+	schema1=$(db .schema)
+	run "$ROOT/scripts/migrate.sh"
+	[ "$status" -eq 0 ]
+	[[ $output == *"up to date"* ]]
+	[ "$(db .schema)" = "$schema1" ]
+	[ "$(db 'SELECT count(*) FROM schema_migrations')" = 1 ]
+	for t in users sessions refresh_tokens login_attempts; do
+		[ "$(db "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='$t'")" = 1 ]
+	done
+	[ "$(db 'PRAGMA journal_mode')" = wal ]
+	[ "$(stat -c %a "$WORK/auth.db")" = 600 ]
+}
+
+@test "migrate.sh status lists applied and pending migrations" {
+	mkdir "$WORK/schema"
+	cp "$ROOT"/schema/*.sql "$WORK/schema/"
+	SCHEMA_DIR=$WORK/schema "$ROOT/scripts/migrate.sh"
+	echo "CREATE TABLE extra (x INTEGER);" > "$WORK/schema/900_extra.sql"
+	run env SCHEMA_DIR="$WORK/schema" "$ROOT/scripts/migrate.sh" status
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "applied  001_initial.sql"* ]]
+	[ "${lines[1]}" = "pending  900_extra.sql" ]
+}
+
+@test "a failing migration is rolled back whole and reported" {
+	mkdir "$WORK/schema"
+	cp "$ROOT"/schema/*.sql "$WORK/schema/"
+	printf 'CREATE TABLE half (x INTEGER);\nCREATE TABLE users (id TEXT);\n' > "$WORK/schema/900_broken.sql"
+	run env SCHEMA_DIR="$WORK/schema" "$ROOT/scripts/migrate.sh"
+	[ "$status" -ne 0 ]
+	[[ $output == *"900_broken.sql failed"* ]]
+	[ "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'half'")" = 0 ]
+	[ "$(db 'SELECT group_concat(version) FROM schema_migrations')" = 001 ]
+}
+
+@test "a migration that manages its own transaction is refused" {
+	mkdir "$WORK/schema"
+	cp "$ROOT"/schema/*.sql "$WORK/schema/"
+	printf 'BEGIN;\nCREATE TABLE t (x);\nCOMMIT;\n' > "$WORK/schema/900_tx.sql"
+	run env SCHEMA_DIR="$WORK/schema" "$ROOT/scripts/migrate.sh"
+	[ "$status" -ne 0 ]
+	[[ $output == *"must not manage its own transaction"* ]]
+}
+
+@test "gen-keys.sh writes a 2048-bit key, private part mode 0600, never overwrites" {
+	[ "$(stat -c %a "$WORK/keys/jwt_private.pem")" = 600 ]
+	openssl pkey -in "$WORK/keys/jwt_private.pem" -noout -text | grep -q '2048 bit'
+	sum=$(sha256sum < "$WORK/keys/jwt_private.pem")
+	run "$ROOT/scripts/gen-keys.sh" "$WORK/keys"
+	[ "$status" -eq 0 ]
+	[ "$(sha256sum < "$WORK/keys/jwt_private.pem")" = "$sum" ]
+}
+
+# start_fails SETTING=VALUE WANT: start.sh must stop with a line naming it.
+start_fails() {
+	run env "$1" bash -c "cd '$WORK' && '$ROOT/scripts/start.sh' --background"
+	[ "$status" -ne 0 ]
+	echo "$output"
+	[[ $output == *"$2"* ]]
+	[ ! -e "$RUN_DIR/lighttpd.pid" ]
+}
+
+@test "start refuses a TTL that is not a number" {
+	start_fails ACCESS_TTL=15m "ACCESS_TTL must be an integer"
+}
+
+@test "start refuses a bcrypt cost out of range" {
+	start_fails BCRYPT_COST=3 "BCRYPT_COST must be an integer between 4 and 31"
+	start_fails BCRYPT_COST=32 "BCRYPT_COST must be an integer between 4 and 31"
+}
+
+@test "start refuses a missing key file" {
+	start_fails JWT_PRIVATE_KEY_PATH=$WORK/nope.pem "JWT_PRIVATE_KEY_PATH"
+	start_fails JWT_PUBLIC_KEY_PATH=$WORK/nope.pem "JWT_PUBLIC_KEY_PATH"
+}
+
+@test "start refuses a database path it cannot write" {
+	start_fails DATABASE_URL=sqlite:///$WORK/no/such/dir/auth.db "DATABASE_URL"
+}
+
+@test "start refuses a database URL of another engine" {
+	start_fails DATABASE_URL=postgresql://u@h/db "DATABASE_URL must be sqlite"
+}
+
+@test "start refuses a key that does not match its public half" {
+	"$ROOT/scripts/gen-keys.sh" "$WORK/other" >/dev/null
+	start_fails JWT_PUBLIC_KEY_PATH=$WORK/other/jwt_public.pem "does not match"
+}
+
+@test "start reads settings from .env, and the environment wins over it" {
+	printf 'ACCESS_TTL=120\nREFRESH_TTL=7200 # two hours\n' > "$WORK/.env"
+	( cd "$WORK" && ACCESS_TTL=300 "$ROOT/scripts/start.sh" --background ) >/dev/null
+	register envfile@example.com
+	[ "$(jq -r .expires_in <<<"$body")" = 300 ]
+	[ "$(jwt_part 1 "$refresh" | jq -r '.exp - .iat')" = 7200 ]
+}
+
+@test "stop.sh stops every process it started, by pid" {
+	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >/dev/null
+	# spawn-fcgi ends its pid files without a newline.
+	pids=$(for f in "$RUN_DIR"/*.pid; do cat "$f"; echo; done)
+	[ "$(wc -w <<<"$pids")" = $((5 * FCGI_CHILDREN + 1)) ]
+	( cd "$WORK" && "$ROOT/scripts/stop.sh" )
+	for p in $pids; do ! kill -0 "$p" 2>/dev/null; done
+	[ ! -e "$RUN_DIR/lighttpd.pid" ]
+}
+
+@test "every endpoint serves one request as plain CGI" {
+	"$ROOT/scripts/migrate.sh" >/dev/null
+	run env REQUEST_METHOD=GET "$BIN_DIR/healthz" < /dev/null
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "Status: 200 OK"* ]]
+	body='{"email":"cgi@example.com","password":"secret123"}'
+	run bash -c "printf '%s' '$body' | REQUEST_METHOD=POST CONTENT_LENGTH=${#body} '$BIN_DIR/register' 2>/dev/null"
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "Status: 201 Created"* ]]
+}
