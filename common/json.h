@@ -14,8 +14,8 @@
 /*
  * Parse buf[0..len) as exactly one JSON value: strict grammar, UTF-8
  * validated, depth-limited, nothing but whitespace after it. On success
- * *out owns a reference (json_object_put it). Returns AUTH_OK or
- * AUTH_EINVAL.
+ * *out owns a reference (json_object_put it; NULL for the value null).
+ * Returns AUTH_OK or AUTH_EINVAL.
  */
 enum auth_err json_parse(const char *buf, size_t len, struct json_object **out)
     __attribute__((warn_unused_result));

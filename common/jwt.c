@@ -338,6 +338,16 @@ static int jwt_uuid(struct json_object *obj, const char *name, char *out)
 	return 0;
 }
 
+/* 1 when v is a string exactly equal to want (an escaped NUL included). */
+static int jwt_str_eq(struct json_object *v, const char *want)
+{
+	size_t n = strlen(want);
+
+	return json_object_is_type(v, json_type_string) &&
+	    (size_t)json_object_get_string_len(v) == n &&
+	    memcmp(json_object_get_string(v), want, n) == 0;
+}
+
 /* 1 when the aud claim (string or array of strings) contains want. */
 static int jwt_aud_ok(struct json_object *payload, const char *want)
 {
@@ -347,16 +357,13 @@ static int jwt_aud_ok(struct json_object *payload, const char *want)
 	if (!json_object_object_get_ex(payload, "aud", &v))
 		return 0;
 	if (json_object_is_type(v, json_type_string))
-		return strcmp(json_object_get_string(v), want) == 0;
+		return jwt_str_eq(v, want);
 	if (!json_object_is_type(v, json_type_array))
 		return 0;
 	n = json_object_array_length(v);
-	for (i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(v, i);
-		if (json_object_is_type(e, json_type_string) &&
-		    strcmp(json_object_get_string(e), want) == 0)
+	for (i = 0; i < n; i++)
+		if (jwt_str_eq(json_object_array_get_idx(v, i), want))
 			return 1;
-	}
 	return 0;
 }
 

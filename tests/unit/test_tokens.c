@@ -1,0 +1,408 @@
+/* test_tokens: token pairs signed, recorded, rotated and checked end to end. */
+#include "unit.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "store.h"
+#include "tokens.h"
+#include "fixture.h"
+
+struct tt {
+	struct fx fx;
+	struct jwt_keys *keys;
+	struct store *store;
+	struct tokens t;
+};
+
+static int tt_setup(void **state)
+{
+	struct tt *x = calloc(1, sizeof(*x));
+	char err[512] = "";
+
+	if (x == NULL || fx_init(&x->fx) != 0)
+		goto fail;
+	if (fx_make_keys(x->fx.priv, x->fx.pub) != 0 ||
+	    jwt_keys_load(&x->keys, x->fx.priv, x->fx.pub, NULL, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "keys: %s\n", err);
+		goto fail;
+	}
+	if (fx_make_db(x->fx.db) != 0 ||
+	    store_open(&x->store, x->fx.db, 5000, err, sizeof(err)) != 0) {
+		fprintf(stderr, "store: %s\n", err);
+		goto fail;
+	}
+	x->t.keys = x->keys;
+	x->t.pol.iss = "test-iss";
+	x->t.pol.aud = "";
+	x->t.pol.skew = 30;
+	x->t.store = x->store;
+	x->t.access_ttl = 900;
+	x->t.refresh_ttl = 3600;
+	x->t.reuse_interval = 0;
+	*state = x;
+	return 0;
+fail:
+	if (x != NULL) {
+		store_close(x->store);
+		jwt_keys_free(x->keys);
+		fx_fini(&x->fx);
+	}
+	free(x);
+	return -1;
+}
+
+static int tt_teardown(void **state)
+{
+	struct tt *x = *state;
+
+	store_close(x->store);
+	jwt_keys_free(x->keys);
+	fx_fini(&x->fx);
+	free(x);
+	return 0;
+}
+
+static enum auth_err verify(struct tt *x, const char *tok, enum jwt_typ typ,
+    struct jwt_claims *c)
+{
+	memset(c, 0, sizeof(*c));
+	return jwt_verify(x->keys, tok, strlen(tok), typ, &x->t.pol,
+	    (long long)time(NULL), c);
+}
+
+/* Both tokens of p verify with their own type, for p's user and session. */
+static void assert_pair(struct tt *x, const struct tokens_pair *p)
+{
+	struct jwt_claims a, r;
+
+	assert_int_equal(p->expires_in, 900);
+	assert_int_equal(valid_uuid(p->user_id, strlen(p->user_id)), 1);
+	assert_int_equal(valid_uuid(p->session_id, strlen(p->session_id)), 1);
+
+	assert_int_equal(verify(x, p->access, JWT_TYP_ACCESS, &a), AUTH_OK);
+	assert_int_equal(a.typ, JWT_TYP_ACCESS);
+	assert_string_equal(a.sub, p->user_id);
+	assert_string_equal(a.sid, p->session_id);
+	assert_true(a.exp - a.iat == 900);
+
+	assert_int_equal(verify(x, p->refresh, JWT_TYP_REFRESH, &r), AUTH_OK);
+	assert_int_equal(r.typ, JWT_TYP_REFRESH);
+	assert_string_equal(r.sub, p->user_id);
+	assert_string_equal(r.sid, p->session_id);
+	assert_true(r.exp - r.iat == 3600);
+	assert_string_not_equal(r.jti, a.jti);
+
+	/* Never the other way round. */
+	assert_int_equal(verify(x, p->access, JWT_TYP_REFRESH, &r),
+	    AUTH_ETOKEN);
+	assert_int_equal(verify(x, p->refresh, JWT_TYP_ACCESS, &a),
+	    AUTH_ETOKEN);
+}
+
+/* jti of the refresh token of p. */
+static void refresh_jti(struct tt *x, const struct tokens_pair *p, char *jti)
+{
+	struct jwt_claims r;
+
+	assert_int_equal(verify(x, p->refresh, JWT_TYP_REFRESH, &r), AUTH_OK);
+	memcpy(jti, r.jti, VALID_UUID_SIZE);
+}
+
+static void do_register(struct tt *x, const char *email,
+    struct tokens_pair *p)
+{
+	struct tokens_client cl = { "ua/1", "192.0.2.7" };
+
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(tokens_register(&x->t, email, "$2b$04$hash", &cl, p),
+	    AUTH_OK);
+}
+
+static void test_register(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p;
+	char id[VALID_UUID_SIZE], hash[PASSWORD_HASH_MAX], jti[VALID_UUID_SIZE];
+	char sql[256], buf[128];
+
+	do_register(x, "reg@example.com", &p);
+	assert_pair(x, &p);
+
+	/* What was recorded matches what was signed. */
+	assert_int_equal(store_user_by_email(x->store, "reg@example.com", id,
+	    hash), AUTH_OK);
+	assert_string_equal(id, p.user_id);
+	refresh_jti(x, &p, jti);
+	snprintf(sql, sizeof(sql), "SELECT session_id || '|' || user_id || "
+	    "'|' || revoked FROM refresh_tokens WHERE jti = '%s'", jti);
+	fx_text(x->fx.db, sql, buf, sizeof(buf));
+	snprintf(sql, sizeof(sql), "%s|%s|0", p.session_id, p.user_id);
+	assert_string_equal(buf, sql);
+	snprintf(sql, sizeof(sql), "SELECT user_agent || '|' || ip FROM "
+	    "sessions WHERE id = '%s'", p.session_id);
+	fx_text(x->fx.db, sql, buf, sizeof(buf));
+	assert_string_equal(buf, "ua/1|192.0.2.7");
+}
+
+static void test_register_duplicate(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q;
+
+	do_register(x, "twice@example.com", &p);
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(tokens_register(&x->t, "twice@example.com", "h", NULL,
+	    &q), AUTH_EEXISTS);
+	assert_int_equal(fx_count(x->fx.db, "users"), 1);
+	assert_int_equal(fx_count(x->fx.db, "sessions"), 1);
+	assert_int_equal(fx_count(x->fx.db, "refresh_tokens"), 1);
+}
+
+static void test_login(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q;
+	char sql[256];
+
+	do_register(x, "login@example.com", &p);
+	memset(&q, 0, sizeof(q));
+	/* No client: the session records NULLs. */
+	assert_int_equal(tokens_login(&x->t, p.user_id, NULL, &q), AUTH_OK);
+	assert_pair(x, &q);
+	assert_string_equal(q.user_id, p.user_id);
+	assert_string_not_equal(q.session_id, p.session_id);
+	assert_int_equal(fx_count(x->fx.db, "sessions"), 2);
+	snprintf(sql, sizeof(sql), "SELECT user_agent IS NULL AND ip IS NULL "
+	    "FROM sessions WHERE id = '%s'", q.session_id);
+	assert_int_equal(fx_int(x->fx.db, sql), 1);
+}
+
+static void test_refresh_rotates(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q;
+	enum store_rotation how = STORE_DEAD;
+	char old_jti[VALID_UUID_SIZE], new_jti[VALID_UUID_SIZE], sql[256];
+	char buf[64];
+
+	do_register(x, "refresh@example.com", &p);
+	refresh_jti(x, &p, old_jti);
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &q, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	assert_pair(x, &q);
+	assert_string_equal(q.user_id, p.user_id);
+	assert_string_equal(q.session_id, p.session_id);
+	assert_string_not_equal(q.refresh, p.refresh);
+	refresh_jti(x, &q, new_jti);
+	assert_string_not_equal(new_jti, old_jti);
+	snprintf(sql, sizeof(sql), "SELECT replaced_by FROM refresh_tokens "
+	    "WHERE jti = '%s' AND revoked = 1", old_jti);
+	fx_text(x->fx.db, sql, buf, sizeof(buf));
+	assert_string_equal(buf, new_jti);
+
+	/* The new refresh token rotates in turn. */
+	{
+		struct tokens_pair r;
+
+		assert_int_equal(tokens_refresh(&x->t, q.refresh,
+		    strlen(q.refresh), &r, &how), AUTH_OK);
+		assert_int_equal(how, STORE_ROTATED);
+		assert_string_equal(r.session_id, p.session_id);
+	}
+}
+
+static void test_refresh_replay(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q, r, other;
+	struct jwt_claims c;
+	enum store_rotation how = STORE_DEAD;
+	char email[VALID_EMAIL_MAX + 1];
+
+	do_register(x, "replay@example.com", &p);
+	do_register(x, "bystander@example.com", &other);
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &q, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	assert_int_equal(tokens_check_access(&x->t, q.access, strlen(q.access),
+	    &c, email), AUTH_OK);
+
+	/* The rotated token again: a replay, the session dies. */
+	how = STORE_ROTATED;
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &r, &how), AUTH_EREVOKED);
+	assert_int_equal(how, STORE_REPLAY);
+
+	/* The newest refresh token of the session is dead too. */
+	how = STORE_ROTATED;
+	assert_int_equal(tokens_refresh(&x->t, q.refresh, strlen(q.refresh),
+	    &r, &how), AUTH_EREVOKED);
+	assert_int_equal(how, STORE_DEAD);
+
+	/* So are the session's access tokens, old and new. */
+	assert_int_equal(tokens_check_access(&x->t, q.access, strlen(q.access),
+	    &c, email), AUTH_ETOKEN);
+	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
+	    &c, email), AUTH_ETOKEN);
+
+	/* Another user's session is unaffected. */
+	assert_int_equal(tokens_check_access(&x->t, other.access,
+	    strlen(other.access), &c, email), AUTH_OK);
+	assert_string_equal(email, "bystander@example.com");
+	assert_int_equal(tokens_refresh(&x->t, other.refresh,
+	    strlen(other.refresh), &r, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+}
+
+static void test_refresh_reuse_interval(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q, r;
+	enum store_rotation how = STORE_DEAD;
+
+	x->t.reuse_interval = 60;
+	do_register(x, "reuse@example.com", &p);
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &q, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &r, &how), AUTH_OK);
+	assert_int_equal(how, STORE_REUSED);
+	assert_pair(x, &r);
+	assert_string_equal(r.session_id, p.session_id);
+	assert_string_not_equal(r.refresh, q.refresh);
+}
+
+static void test_refresh_bad_tokens(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q;
+	enum store_rotation how = STORE_ROTATED;
+	static const char garbage[] = "not.a.token";
+	char tampered[JWT_MAX_LEN + 1];
+	size_t n;
+
+	do_register(x, "bad@example.com", &p);
+
+	/* An access token is not a refresh token. */
+	assert_int_equal(tokens_refresh(&x->t, p.access, strlen(p.access), &q,
+	    &how), AUTH_ETOKEN);
+	assert_int_equal(how, STORE_DEAD);
+	how = STORE_ROTATED;
+	assert_int_equal(tokens_refresh(&x->t, garbage, strlen(garbage), &q,
+	    &how), AUTH_ETOKEN);
+	assert_int_equal(how, STORE_DEAD);
+	assert_int_equal(tokens_refresh(&x->t, "", 0, &q, &how), AUTH_ETOKEN);
+
+	/* A flipped signature byte. */
+	n = strlen(p.refresh);
+	memcpy(tampered, p.refresh, n + 1);
+	tampered[n - 2] = tampered[n - 2] == 'A' ? 'B' : 'A';
+	assert_int_equal(tokens_refresh(&x->t, tampered, n, &q, &how),
+	    AUTH_ETOKEN);
+
+	/* Another issuer's policy does not accept our tokens. */
+	x->t.pol.iss = "someone-else";
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &q, &how), AUTH_ETOKEN);
+	x->t.pol.iss = "test-iss";
+
+	/* None of that touched the session: the real token still rotates. */
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &q, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	assert_int_equal(fx_count(x->fx.db, "refresh_tokens"), 2);
+}
+
+static void test_check_access(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p;
+	struct jwt_claims c;
+	char email[VALID_EMAIL_MAX + 1] = "";
+	char sql[128];
+
+	do_register(x, "check@example.com", &p);
+	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
+	    &c, email), AUTH_OK);
+	assert_string_equal(email, "check@example.com");
+	assert_string_equal(c.sub, p.user_id);
+	assert_string_equal(c.sid, p.session_id);
+	assert_int_equal(c.typ, JWT_TYP_ACCESS);
+
+	/* A refresh token is not an access token. */
+	assert_int_equal(tokens_check_access(&x->t, p.refresh,
+	    strlen(p.refresh), &c, email), AUTH_ETOKEN);
+	assert_int_equal(tokens_check_access(&x->t, "garbage", 7, &c, email),
+	    AUTH_ETOKEN);
+
+	/* A user deleted behind its back: the token is no longer good. */
+	snprintf(sql, sizeof(sql), "DELETE FROM users WHERE id = '%s'",
+	    p.user_id);
+	assert_int_equal(fx_exec(x->fx.db, sql), SQLITE_OK);
+	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
+	    &c, email), AUTH_ETOKEN);
+}
+
+static void test_pair_json(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p;
+	struct json_object *o, *v;
+	char buf[2 * JWT_MAX_LEN + 128];
+	long n;
+
+	do_register(x, "json@example.com", &p);
+	n = tokens_pair_json(&p, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(buf));
+	o = json_tokener_parse(buf);
+	assert_non_null(o);
+	assert_true(json_object_is_type(o, json_type_object));
+	assert_int_equal(json_object_object_length(o), 4);
+	assert_true(json_object_object_get_ex(o, "access_token", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), p.access);
+	assert_true(json_object_object_get_ex(o, "refresh_token", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), p.refresh);
+	assert_true(json_object_object_get_ex(o, "token_type", &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	assert_string_equal(json_object_get_string(v), "bearer");
+	assert_true(json_object_object_get_ex(o, "expires_in", &v));
+	assert_true(json_object_is_type(v, json_type_int));
+	assert_int_equal(json_object_get_int64(v), 900);
+	json_object_put(o);
+
+	/* Exactly enough room (with the NUL) works; one byte less does not. */
+	assert_int_equal(tokens_pair_json(&p, buf, (size_t)n + 1), n);
+	assert_int_equal(tokens_pair_json(&p, buf, (size_t)n), -1);
+	assert_int_equal(tokens_pair_json(&p, buf, 16), -1);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
+	const struct CMUnitTest tokens[] = {
+		T(test_register),
+		T(test_register_duplicate),
+		T(test_login),
+		T(test_refresh_rotates),
+		T(test_refresh_replay),
+		T(test_refresh_reuse_interval),
+		T(test_refresh_bad_tokens),
+		T(test_check_access),
+		T(test_pair_json),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tokens, NULL, NULL);
+}
