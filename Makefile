@@ -11,6 +11,7 @@ DESTDIR  ?=
 COVERAGE_GATE ?= 80
 
 COMMON    := err b64url config valid json log jwt password db store tokens \
+             metrics prefork \
              http app
 ENDPOINTS := register login refresh me healthz
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -36,23 +37,29 @@ LIB_OBJS := $(COMMON:%=$(BUILD)/common/%.o)
 BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all deps run start stop migrate keys test unit-build install clean
+.PHONY: all deps run start stop migrate keys test unit-build lint install clean
 .DEFAULT_GOAL := all
 
 all: $(BINS)
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/common/%.o: common/%.c common/*.h | $(BUILD)/common
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
-	rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB) | $(BUILD)/cgi-bin
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c tests/unit/*.h $(LIB) | $(BUILD)/tests/unit
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) \
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) \
 	    $(LDLIBS) -lcmocka
 
 $(BUILD)/common $(BUILD)/cgi-bin $(BUILD)/tests/unit:
@@ -82,6 +89,13 @@ unit-build: $(TESTS)
 test: deps
 	$(MAKE) MODE=cov all unit-build
 	tests/run.sh --build build/cov --gate $(COVERAGE_GATE)
+
+# Static analysis of the code we write; both must stay silent.
+lint:
+	cppcheck --enable=warning,style,performance,portability --std=c11 \
+	    --quiet --inline-suppr --error-exitcode=1 -Icommon \
+	    --suppress=missingIncludeSystem common/ cgi-bin/
+	clang-tidy --quiet common/*.c cgi-bin/*.c -- $(CPPFLAGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/libexec/auth-svc $(DESTDIR)$(PREFIX)/share/auth-svc/schema

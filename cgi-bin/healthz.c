@@ -15,7 +15,12 @@ static void healthz(struct app *a, struct http_req *req)
 int main(int argc, char **argv)
 {
 	static const struct app_endpoint ep = {
-		"healthz", HTTP_GET, 0, 0, healthz,
+		.name = "healthz",
+		.path = "/healthz",
+		.methods = HTTP_GET,
+		.needs = 0,
+		.bearer = 0,
+		.handle = healthz,
 	};
 
 	return app_main(argc, argv, &ep);

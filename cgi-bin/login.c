@@ -25,21 +25,21 @@ static void login(struct app *a, struct http_req *req)
 		goto out;
 	}
 	if (!password_verify(a->pw, cr.password, rc == AUTH_OK ? hash : NULL)) {
-		log_event(LOG_INFO, "login_failure", "client", cl.ip, NULL);
+		log_event(LOG_INFO, "login_failure", LOG_STR("client", cl.ip));
 		http_reply_error(req, AUTH_ECREDS, NULL);
 		goto out;
 	}
 	if (password_needs_rehash(a->pw, hash) &&
 	    (password_hash(a->pw, cr.password, hash) != 0 ||
 	    store_set_password(a->store, user_id, hash) != AUTH_OK))
-		log_event(LOG_WARN, "rehash_failed", "user_id", user_id, NULL);
+		log_event(LOG_WARN, "rehash_failed", LOG_STR("user_id", user_id));
 	rc = tokens_login(&a->tokens, user_id, &cl, &pair);
 	if (rc != AUTH_OK) {
 		http_reply_error(req, rc, NULL);
 		goto out;
 	}
-	log_event(LOG_INFO, "login_success", "user_id", user_id,
-	    "session_id", pair.session_id, "client", cl.ip, NULL);
+	log_event(LOG_INFO, "login_success", LOG_STR("user_id", user_id),
+	    LOG_STR("session_id", pair.session_id), LOG_STR("client", cl.ip));
 	app_reply_pair(req, 200, &pair);
 out:
 	app_credentials_free(&cr);
@@ -48,7 +48,12 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct app_endpoint ep = {
-		"login", HTTP_POST, APP_SIGN | APP_DB | APP_PASSWORD, 0, login,
+		.name = "login",
+		.path = "/auth/login",
+		.methods = HTTP_POST,
+		.needs = APP_SIGN | APP_DB | APP_PASSWORD,
+		.bearer = 0,
+		.handle = login,
 	};
 
 	return app_main(argc, argv, &ep);

@@ -41,7 +41,12 @@ static void me(struct app *a, struct http_req *req)
 int main(int argc, char **argv)
 {
 	static const struct app_endpoint ep = {
-		"me", HTTP_GET, APP_VERIFY | APP_DB, 1, me,
+		.name = "me",
+		.path = "/auth/me",
+		.methods = HTTP_GET,
+		.needs = APP_VERIFY | APP_DB,
+		.bearer = 1,
+		.handle = me,
 	};
 
 	return app_main(argc, argv, &ep);

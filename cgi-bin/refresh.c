@@ -14,14 +14,14 @@
 
 static void refresh(struct app *a, struct http_req *req)
 {
-	struct json_object *body = app_read_json(req), *field = NULL;
+	struct json_object *body = NULL, *field = NULL;
 	struct tokens_pair pair;
 	enum store_rotation how;
 	enum auth_err rc;
 	const char *token;
 	size_t len;
 
-	if (body == NULL)
+	if (app_read_json(req, &body) != 0)
 		return;
 	/* The original client posts the token as a bare JSON string. */
 	if (json_object_is_type(body, json_type_object))
@@ -50,7 +50,12 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct app_endpoint ep = {
-		"refresh", HTTP_POST, APP_SIGN | APP_DB, 0, refresh,
+		.name = "refresh",
+		.path = "/auth/refresh",
+		.methods = HTTP_POST,
+		.needs = APP_SIGN | APP_DB,
+		.bearer = 0,
+		.handle = refresh,
 	};
 
 	return app_main(argc, argv, &ep);

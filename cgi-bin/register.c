@@ -26,8 +26,8 @@ static void register_user(struct app *a, struct http_req *req)
 		http_reply_error(req, rc, NULL);
 		goto out;
 	}
-	log_event(LOG_INFO, "register", "user_id", pair.user_id,
-	    "session_id", pair.session_id, "client", cl.ip, NULL);
+	log_event(LOG_INFO, "register", LOG_STR("user_id", pair.user_id),
+	    LOG_STR("session_id", pair.session_id), LOG_STR("client", cl.ip));
 	app_reply_pair(req, 201, &pair);
 out:
 	app_credentials_free(&cr);
@@ -36,8 +36,12 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct app_endpoint ep = {
-		"register", HTTP_POST, APP_SIGN | APP_DB | APP_PASSWORD, 0,
-		register_user,
+		.name = "register",
+		.path = "/auth/register",
+		.methods = HTTP_POST,
+		.needs = APP_SIGN | APP_DB | APP_PASSWORD,
+		.bearer = 0,
+		.handle = register_user,
 	};
 
 	return app_main(argc, argv, &ep);

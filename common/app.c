@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "prefork.h"
 
 struct app_run {
 	struct app *app;
@@ -25,23 +26,21 @@ static void app_dispatch(void *ctx, struct http_req *req)
 	run->ep->handle(run->app, req);
 }
 
-static int app_load(struct app *a, unsigned needs, char *err, size_t errlen)
+/* What every process of the endpoint shares: loaded before any fork. */
+static int app_load(struct app *a, const struct app_endpoint *ep, char *err,
+    size_t errlen)
 {
 	if (config_load(&a->cfg, err, errlen) != 0)
 		return -1;
-	if ((needs & (APP_VERIFY | APP_SIGN)) &&
-	    jwt_keys_load(&a->keys, (needs & APP_SIGN) ?
+	if ((ep->needs & (APP_VERIFY | APP_SIGN)) &&
+	    jwt_keys_load(&a->keys, (ep->needs & APP_SIGN) ?
 	    a->cfg.private_key_path : NULL, a->cfg.public_key_path,
 	    a->cfg.extra_public_keys, err, errlen) != 0)
 		return -1;
-	if ((needs & APP_DB) && store_open(&a->store, a->cfg.db_path,
-	    a->cfg.db_busy_timeout_ms, err, errlen) != 0)
-		return -1;
-	if ((needs & APP_PASSWORD) && password_init(&a->pw, a->cfg.hash_method,
-	    a->cfg.bcrypt_cost, 1, err, errlen) != 0)
+	if ((ep->needs & APP_PASSWORD) && password_init(&a->pw,
+	    a->cfg.hash_method, a->cfg.bcrypt_cost, 1, err, errlen) != 0)
 		return -1;
 	a->tokens.keys = a->keys;
-	a->tokens.store = a->store;
 	a->tokens.pol.iss = a->cfg.iss;
 	a->tokens.pol.aud = a->cfg.aud;
 	a->tokens.pol.skew = a->cfg.clock_skew;
@@ -51,8 +50,20 @@ static int app_load(struct app *a, unsigned needs, char *err, size_t errlen)
 	return 0;
 }
 
+/* What each serving process owns alone: its database connection. */
+static int app_load_worker(struct app *a, const struct app_endpoint *ep,
+    char *err, size_t errlen)
+{
+	if ((ep->needs & APP_DB) && store_open(&a->store, a->cfg.db_path,
+	    a->cfg.db_busy_timeout_ms, err, errlen) != 0)
+		return -1;
+	a->tokens.store = a->store;
+	return 0;
+}
+
 static void app_unload(struct app *a)
 {
+	metrics_close(a->metrics);
 	password_free(a->pw);
 	store_close(a->store);
 	jwt_keys_free(a->keys);
@@ -64,41 +75,58 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	struct app_run run = { &a, ep };
 	struct http_route route;
 	char err[512];
-	int rc;
+	int rc = 2, check = argc > 1 && strcmp(argv[1], "--check-config") == 0;
 
 	memset(&a, 0, sizeof(a));
 	log_set_endpoint(ep->name);
-	if (app_load(&a, ep->needs, err, sizeof(err)) != 0) {
-		fprintf(stderr, "auth-svc %s: %s\n", ep->name, err);
-		app_unload(&a);
-		return 2;
+	if (app_load(&a, ep, err, sizeof(err)) != 0)
+		goto fail;
+	if (check) {
+		/* Prove the database opens too, then stop. */
+		rc = app_load_worker(&a, ep, err, sizeof(err)) == 0 ? 0 : 2;
+		if (rc != 0)
+			goto fail;
+		goto out;
 	}
-	if (argc > 1 && strcmp(argv[1], "--check-config") == 0) {
-		app_unload(&a);
-		return 0;
+	/* Mapped before the fork so that every worker shares one mapping. */
+	a.metrics = metrics_open(a.cfg.run_dir, ep->path);
+	if (!http_is_cgi()) {
+		int who = prefork_run((int)a.cfg.fcgi_children);
+
+		if (who != 0) {
+			rc = who == 1 ? 0 : 1;
+			goto out;
+		}
 	}
+	if (app_load_worker(&a, ep, err, sizeof(err)) != 0)
+		goto fail;
 	memset(&route, 0, sizeof(route));
 	route.name = ep->name;
+	route.metrics = a.metrics;
 	route.methods = ep->methods;
 	route.bearer = ep->bearer;
 	route.max_body = (size_t)a.cfg.max_body_bytes;
 	route.handle = app_dispatch;
 	route.ctx = &run;
 	rc = http_serve(&route);
+	goto out;
+fail:
+	fprintf(stderr, "auth-svc %s: %s\n", ep->name, err);
+	rc = 2;
+out:
 	app_unload(&a);
 	return rc;
 }
 
-struct json_object *app_read_json(struct http_req *req)
+int app_read_json(struct http_req *req, struct json_object **out)
 {
-	struct json_object *obj = NULL;
-
+	*out = NULL;
 	if (req->body == NULL ||
-	    json_parse(req->body, req->body_len, &obj) != AUTH_OK) {
+	    json_parse(req->body, req->body_len, out) != AUTH_OK) {
 		http_reply_error(req, AUTH_EINVAL, "body: invalid JSON");
-		return NULL;
+		return -1;
 	}
-	return obj;
+	return 0;
 }
 
 int app_read_credentials(struct http_req *req, struct app_credentials *cr)
@@ -108,8 +136,7 @@ int app_read_credentials(struct http_req *req, struct app_credentials *cr)
 	size_t elen = 0;
 
 	memset(cr, 0, sizeof(*cr));
-	cr->body = app_read_json(req);
-	if (cr->body == NULL)
+	if (app_read_json(req, &cr->body) != 0)
 		return -1;
 	if (!json_object_is_type(cr->body, json_type_object)) {
 		http_reply_error(req, AUTH_EINVAL, "body: must be a JSON object");

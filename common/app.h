@@ -8,6 +8,7 @@
 #include "err.h"
 #include "http.h"
 #include "jwt.h"
+#include "metrics.h"
 #include "password.h"
 #include "store.h"
 #include "tokens.h"
@@ -24,11 +25,13 @@ struct app {
 	struct jwt_keys *keys;
 	struct store *store;
 	struct password_ctx *pw;
+	struct metrics *metrics;
 	struct tokens tokens;
 };
 
 struct app_endpoint {
 	const char *name;
+	const char *path;            /* route, e.g. "/auth/login": metrics label */
 	unsigned methods;            /* enum http_method bits */
 	unsigned needs;              /* APP_* bits */
 	int bearer;                  /* protected by an access token */
@@ -36,9 +39,11 @@ struct app_endpoint {
 };
 
 /*
- * The whole life of an endpoint process: load and check configuration
- * (one line on stderr and exit status 2 on a bad setting), load what
- * ep->needs, then serve. With --check-config it stops after loading.
+ * The whole life of an endpoint: load and check configuration (one line
+ * on stderr and exit status 2 on a bad setting) and what ep->needs; then,
+ * under FastCGI, become the master of FCGI_CHILDREN workers (prefork),
+ * each of which opens its own database connection and serves. As plain
+ * CGI it serves one request. With --check-config it stops after loading.
  */
 int app_main(int argc, char **argv, const struct app_endpoint *ep);
 
@@ -57,8 +62,11 @@ struct app_credentials {
 int app_read_credentials(struct http_req *req, struct app_credentials *cr);
 void app_credentials_free(struct app_credentials *cr);
 
-/* Parse the request body as JSON; sends 422 and returns NULL on failure. */
-struct json_object *app_read_json(struct http_req *req);
+/*
+ * Parse the request body as JSON into *out (NULL for the value null).
+ * Sends the 422 itself and returns -1 on failure.
+ */
+int app_read_json(struct http_req *req, struct json_object **out);
 
 /* Send a token pair with no-store headers. */
 void app_reply_pair(struct http_req *req, int status,

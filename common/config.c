@@ -37,7 +37,7 @@ static const struct config_def config_table[] = {
 	    CONFIG_PATH_MAX - 1, private_key_path, 0),
 	CFG_STR("JWT_PUBLIC_KEY_PATH", "./keys/jwt_public.pem", 1,
 	    CONFIG_PATH_MAX - 1, public_key_path, 0),
-	CFG_STR("JWT_EXTRA_PUBLIC_KEYS", "", 0, 8 * CONFIG_PATH_MAX,
+	CFG_STR("JWT_EXTRA_PUBLIC_KEYS", "", 0, 8L * CONFIG_PATH_MAX,
 	    extra_public_keys, 0),
 	CFG_STR("JWT_ISS", "taskhub-auth", 1, CONFIG_STR_MAX - 1, iss, 0),
 	CFG_STR("JWT_AUD", "", 0, CONFIG_STR_MAX - 1, aud, 0),
@@ -54,6 +54,8 @@ static const struct config_def config_table[] = {
 	    login_addr_max_failures),
 	CFG_LONG("LOGIN_WINDOW", "900", 1, 86400, login_window),
 	CFG_LONG("DB_BUSY_TIMEOUT_MS", "5000", 0, 60000, db_busy_timeout_ms),
+	CFG_LONG("FCGI_CHILDREN", "2", 1, 64, fcgi_children),
+	CFG_STR("RUN_DIR", "./run", 1, CONFIG_PATH_MAX - 64, run_dir, 0),
 };
 
 int config_parse_long(const char *s, long min, long max, long *out)
@@ -107,9 +109,17 @@ static int config_set(struct config *cfg, const struct config_def *d,
 
 	if (d->type == CONFIG_T_LONG) {
 		if (config_parse_long(val, d->min, d->max, (long *)field) != 0) {
+			char shown[33];
+			size_t i;
+
+			/* The message is one printable line, whatever val holds. */
+			for (i = 0; val[i] != '\0' && i + 1 < sizeof(shown); i++)
+				shown[i] = (val[i] >= ' ' && val[i] <= '~') ?
+				    val[i] : '?';
+			shown[i] = '\0';
 			snprintf(err, errlen, "%s must be an integer between "
-			    "%ld and %ld (got '%.32s')", d->name, d->min,
-			    d->max, val);
+			    "%ld and %ld (got '%s')", d->name, d->min, d->max,
+			    d->sensitive ? "..." : shown);
 			return -1;
 		}
 		return 0;

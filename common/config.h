@@ -32,6 +32,8 @@ struct config {
 	long login_addr_max_failures;
 	long login_window;
 	long db_busy_timeout_ms;
+	long fcgi_children;              /* worker processes per endpoint */
+	const char *run_dir;             /* sockets, pids, metrics segment */
 };
 
 /*

@@ -112,11 +112,11 @@ fail:
 
 void db_close(struct db *db)
 {
-	sqlite3_stmt *st;
-
 	if (db == NULL)
 		return;
 	if (db->conn != NULL) {
+		sqlite3_stmt *st;
+
 		while ((st = sqlite3_next_stmt(db->conn, NULL)) != NULL)
 			sqlite3_finalize(st);
 		sqlite3_close(db->conn);
@@ -131,8 +131,8 @@ struct db_stmt *db_prepare(struct db *db, const char *sql)
 	/* PERSISTENT: these statements live as long as the process. */
 	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    &st, NULL) != SQLITE_OK) {
-		log_event(LOG_ERROR, "db_prepare_failed", "error",
-		    sqlite3_errmsg(db->conn), NULL);
+		log_event(LOG_ERROR, "db_prepare_failed",
+		    LOG_STR("error", sqlite3_errmsg(db->conn)));
 		return NULL;
 	}
 	return (struct db_stmt *)(void *)st;

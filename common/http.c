@@ -8,14 +8,18 @@
 
 #include <fcgiapp.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "valid.h"
 
 extern char **environ;
@@ -67,10 +71,10 @@ static void http_write(struct http_conn *c, const char *buf, size_t len)
 {
 	if (c->is_cgi) {
 		if (fwrite(buf, 1, len, stdout) != len)
-			log_event(LOG_WARN, "write_failed", NULL);
+			log_event(LOG_WARN, "write_failed", LOG_STR("via", "cgi"));
 		fflush(stdout);
 	} else if (FCGX_PutStr(buf, (int)len, c->fcgi.out) != (int)len) {
-		log_event(LOG_WARN, "write_failed", NULL);
+		log_event(LOG_WARN, "write_failed", LOG_STR("via", "fastcgi"));
 	}
 }
 
@@ -90,7 +94,8 @@ static void http_send(struct http_req *req, int status, unsigned flags,
 	if (need > c->out_cap) {
 		char *p = realloc(c->out, need);
 		if (p == NULL) {
-			log_event(LOG_ERROR, "out_of_memory", NULL);
+			log_event(LOG_ERROR, "out_of_memory",
+			    LOG_INT("bytes", (long long)need));
 			return;
 		}
 		c->out = p;
@@ -198,8 +203,11 @@ static void http_printable(char *dst, size_t cap, const char *src)
 {
 	size_t i;
 
-	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < cap; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < cap; i++) {
+		dst[i] = src[i];
+		if (src[i] < ' ' || src[i] > '~')
+			dst[i] = '?';
+	}
 	dst[i] = '\0';
 }
 
@@ -279,8 +287,10 @@ static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
 	cl = http_param(req, "CONTENT_LENGTH");
 	if (cl == NULL || *cl == '\0')
 		return AUTH_ELENGTH;
-	if (config_parse_long(cl, 0, 1L << 40, &n) != 0)
-		return AUTH_EINVAL;
+	if (config_parse_long(cl, 0, LONG_MAX, &n) != 0)
+		/* All digits but beyond a long is still just too large. */
+		return strspn(cl, "0123456789") == strlen(cl) ? AUTH_ETOOBIG :
+		    AUTH_EINVAL;
 	if ((size_t)n > c->route->max_body)
 		return AUTH_ETOOBIG;   /* refused unread */
 	if (http_read_body(c, (size_t)n) != 0)
@@ -305,7 +315,7 @@ static void http_handle(struct http_conn *c)
 	const char *rid, *addr;
 	long long t0 = http_now_us();
 	enum auth_err rc;
-	char status[8], dur[24];
+	double secs;
 
 	memset(&req, 0, sizeof(req));
 	req.conn = c;
@@ -320,6 +330,7 @@ static void http_handle(struct http_conn *c)
 		snprintf(req.request_id, sizeof(req.request_id), "%s", rid);
 	else if (valid_uuid_new(req.request_id) != 0)
 		snprintf(req.request_id, sizeof(req.request_id), "-");
+	log_set_request(req.request_id);
 	rc = http_prepare(c, &req);
 	if (rc == AUTH_EINVAL)
 		http_reply_error(&req, rc, "body: does not match Content-Length");
@@ -328,19 +339,23 @@ static void http_handle(struct http_conn *c)
 	else
 		c->route->handle(c->route->ctx, &req);
 	if (req.status == 0) {
-		log_event(LOG_ERROR, "no_reply", NULL);
+		log_event(LOG_ERROR, "no_reply", LOG_STR("route", c->route->name));
 		http_reply_error(&req, AUTH_EINTERNAL, NULL);
 	}
 	/* Parameters die here: after this only req's own copies remain. */
 	if (!c->is_cgi)
 		FCGX_Finish_r(&c->fcgi);
-	snprintf(status, sizeof(status), "%d", req.status);
-	snprintf(dur, sizeof(dur), "%.3f", (double)(http_now_us() - t0) / 1000.0);
+	/* The body may have held a password. */
+	if (req.body_len > 0)
+		OPENSSL_cleanse(c->body, req.body_len);
+	secs = (double)(http_now_us() - t0) / 1e6;
+	metrics_observe(c->route->metrics, req.method, req.status, secs);
 	log_event(req.status >= 500 ? LOG_ERROR : LOG_INFO, "request",
-	    "method", http_method_name(req.method),
-	    "status", status, "duration_ms", dur, "client", req.remote_addr,
-	    "request_id", req.request_id,
-	    "user_id", req.user_id[0] ? req.user_id : NULL, NULL);
+	    LOG_STR("method", http_method_name(req.method)),
+	    LOG_INT("status", req.status), LOG_MS("duration_ms", secs * 1e3),
+	    LOG_STR("client", req.remote_addr),
+	    LOG_STR("user_id", req.user_id[0] ? req.user_id : NULL));
+	log_set_request(NULL);
 }
 
 /* SIGTERM/SIGINT: finish the current request, then leave the loop. */
@@ -351,6 +366,11 @@ static void http_on_signal(int sig)
 	(void)sig;
 	http_stop = 1;
 	FCGX_ShutdownPending();
+}
+
+int http_is_cgi(void)
+{
+	return FCGX_IsCGI();
 }
 
 int http_serve(const struct http_route *route)

@@ -33,8 +33,11 @@ struct http_req {
 	struct http_conn *conn;       /* internal */
 };
 
+struct metrics;
+
 struct http_route {
 	const char *name;             /* endpoint name for logs */
+	struct metrics *metrics;      /* where finished requests are counted */
 	unsigned methods;             /* enum http_method bits served */
 	int bearer;                   /* 401s carry an invalid_token challenge */
 	size_t max_body;              /* bytes; larger bodies are 413 */
@@ -49,6 +52,9 @@ struct http_route {
  * sends no reply yields a 500. Returns the process exit status.
  */
 int http_serve(const struct http_route *route);
+
+/* 1 when started as plain CGI (no FastCGI socket on fd 0). */
+int http_is_cgi(void);
 
 /* Value of request header or CGI variable name (e.g. "HTTP_X_FOO"), or NULL. */
 const char *http_param(const struct http_req *req, const char *name);

@@ -198,8 +198,6 @@ enum auth_err store_user_by_email(struct store *st, const char *email,
 {
 	struct db_stmt *q = st->sql[SQL_USER_BY_EMAIL];
 	enum auth_err rc;
-	const char *sid, *sh;
-	size_t idlen = 0, hlen = 0;
 	int step;
 
 	if ((rc = store_bind(q, 1, email)) != AUTH_OK) {
@@ -208,8 +206,10 @@ enum auth_err store_user_by_email(struct store *st, const char *email,
 	}
 	step = db_step(q);
 	if (step == DB_ROW) {
-		sid = db_col_text(q, 0, &idlen);
-		sh = db_col_text(q, 1, &hlen);
+		size_t idlen = 0, hlen = 0;
+		const char *sid = db_col_text(q, 0, &idlen);
+		const char *sh = db_col_text(q, 1, &hlen);
+
 		if (sid == NULL || sh == NULL || idlen >= VALID_UUID_SIZE ||
 		    hlen >= PASSWORD_HASH_MAX) {
 			rc = AUTH_EINTERNAL;
@@ -359,8 +359,6 @@ enum auth_err store_me(struct store *st, const char *user_id,
 {
 	struct db_stmt *q = st->sql[SQL_ME];
 	enum auth_err rc;
-	const char *e;
-	size_t len = 0;
 	int step;
 
 	if ((rc = store_bind(q, 1, user_id)) != AUTH_OK ||
@@ -370,7 +368,9 @@ enum auth_err store_me(struct store *st, const char *user_id,
 	}
 	step = db_step(q);
 	if (step == DB_ROW) {
-		e = db_col_text(q, 0, &len);
+		size_t len = 0;
+		const char *e = db_col_text(q, 0, &len);
+
 		if (e == NULL || len > VALID_EMAIL_MAX) {
 			rc = AUTH_EINTERNAL;
 		} else {

@@ -118,8 +118,8 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 	if (rc != AUTH_OK)
 		return rc;
 	if (*how == STORE_REPLAY)
-		log_event(LOG_WARN, "refresh_replay", "user_id", old.sub,
-		    "session_id", old.sid, NULL);
+		log_event(LOG_WARN, "refresh_replay", LOG_STR("user_id", old.sub),
+		    LOG_STR("session_id", old.sid));
 	if (*how != STORE_ROTATED && *how != STORE_REUSED)
 		return AUTH_EREVOKED;
 	return AUTH_OK;

@@ -72,7 +72,9 @@ int valid_email(const char *in, size_t len, char *out, const char **why)
 			}
 			at = in + i;
 		}
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : (char)c;
+		out[i] = in[i];
+		if (c >= 'A' && c <= 'Z')
+			out[i] = (char)(in[i] - 'A' + 'a');
 	}
 	out[len] = '\0';
 	if (at == NULL) {

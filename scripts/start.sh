@@ -5,8 +5,9 @@
 #   3. migrations (scripts/migrate.sh)
 #   4. every endpoint checks its configuration: a bad setting stops here
 #      with one line naming it
-#   5. spawn-fcgi starts FCGI_CHILDREN processes per endpoint on a unix
-#      socket in RUN_DIR; lighttpd serves HOST:PORT
+#   5. spawn-fcgi binds each endpoint's unix socket in RUN_DIR and starts
+#      its master, which keeps FCGI_CHILDREN workers on it (respawning any
+#      that dies); lighttpd serves HOST:PORT
 # In the foreground (make run) Ctrl-C stops everything; with --background it
 # returns once /healthz answers and scripts/stop.sh stops it. Pids are
 # recorded in RUN_DIR/*.pid; nothing is ever stopped by name.
@@ -16,6 +17,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 env_load "${ENV_FILE:-.env}"
+
+# Daemons must not hold the caller's descriptors (a test runner's pipe
+# would never see EOF): keep only stdin, stdout, stderr and bash's own.
+for fd in $(ls /proc/$$/fd); do
+	case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+done
 
 background=0
 [ "${1:-}" = "--background" ] && background=1
@@ -39,14 +46,17 @@ done
 
 mkdir -p "$RUN_DIR/www"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
-export RUN_DIR HOST PORT
+export RUN_DIR HOST PORT FCGI_CHILDREN
 LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
 [ -e "$RUN_DIR/lighttpd.pid" ] && kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null &&
 	die "already running (pid $(cat "$RUN_DIR/lighttpd.pid")); scripts/stop.sh first"
 
-# Development keys only when no key path was configured at all.
-if [ -z "${JWT_PRIVATE_KEY_PATH:-}" ] && [ ! -e ./keys/jwt_private.pem ]; then
-	echo "start: no JWT keys configured; generating DEVELOPMENT keys in ./keys" >&2
+# Development keys only at the default location; a key configured
+# elsewhere and missing is an error the endpoints report below.
+if [ "${JWT_PRIVATE_KEY_PATH:-./keys/jwt_private.pem}" = ./keys/jwt_private.pem ] &&
+	[ "${JWT_PUBLIC_KEY_PATH:-./keys/jwt_public.pem}" = ./keys/jwt_public.pem ] &&
+	[ ! -e ./keys/jwt_private.pem ]; then
+	echo "start: no JWT keys in ./keys; generating DEVELOPMENT keys" >&2
 	"$root/scripts/gen-keys.sh" ./keys
 fi
 
@@ -75,7 +85,7 @@ for ep in $ENDPOINTS; do
 	# spawn-fcgi points the children's stderr at /dev/null; the sh exec
 	# (same pid) gives them the log file instead.
 	# shellcheck disable=SC2016
-	spawn-fcgi -s "$RUN_DIR/$ep.sock" -M 0600 -F "$FCGI_CHILDREN" \
+	spawn-fcgi -s "$RUN_DIR/$ep.sock" -M 0600 -F 1 \
 		-P "$RUN_DIR/$ep.pid" -- /bin/sh -c 'exec "$0" 2>>"$1"' \
 		"$BIN_DIR/$ep" "$LOG_FILE" >/dev/null 2>>"$LOG_FILE" ||
 		{ cleanup; die "spawn-fcgi failed for $ep (see $LOG_FILE)"; }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # stop.sh: stop what start.sh started in RUN_DIR, by recorded pid only:
-# lighttpd first (no new requests), then each endpoint's processes, which
-# finish their current request on SIGTERM. Anything still alive after
-# a few seconds gets SIGKILL.
+# lighttpd and each endpoint's master get SIGTERM; a master passes it to
+# its workers, which finish their current request, and waits for them.
+# Anything still alive after a few seconds gets SIGKILL (workers follow
+# their master through PR_SET_PDEATHSIG).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
