@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "valid.h"
+
 enum config_type {
 	CONFIG_T_LONG,
 	CONFIG_T_STR
@@ -110,13 +112,9 @@ static int config_set(struct config *cfg, const struct config_def *d,
 	if (d->type == CONFIG_T_LONG) {
 		if (config_parse_long(val, d->min, d->max, (long *)field) != 0) {
 			char shown[33];
-			size_t i;
 
 			/* The message is one printable line, whatever val holds. */
-			for (i = 0; val[i] != '\0' && i + 1 < sizeof(shown); i++)
-				shown[i] = (val[i] >= ' ' && val[i] <= '~') ?
-				    val[i] : '?';
-			shown[i] = '\0';
+			valid_printable(shown, sizeof(shown), val);
 			snprintf(err, errlen, "%s must be an integer between "
 			    "%ld and %ld (got '%s')", d->name, d->min, d->max,
 			    d->sensitive ? "..." : shown);

@@ -198,19 +198,6 @@ enum auth_err http_bearer(const struct http_req *req, const char **token,
 	return AUTH_OK;
 }
 
-/* Copy printable ASCII of src (at most cap - 1 bytes) into dst. */
-static void http_printable(char *dst, size_t cap, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < cap; i++) {
-		dst[i] = src[i];
-		if (src[i] < ' ' || src[i] > '~')
-			dst[i] = '?';
-	}
-	dst[i] = '\0';
-}
-
 /* A client request id is echoed only when short and of safe characters. */
 static int http_request_id_ok(const char *s)
 {
@@ -320,10 +307,10 @@ static void http_handle(struct http_conn *c)
 	memset(&req, 0, sizeof(req));
 	req.conn = c;
 	req.method = http_parse_method(http_param(&req, "REQUEST_METHOD"));
-	http_printable(c->ua, sizeof(c->ua), http_param(&req, "HTTP_USER_AGENT"));
+	valid_printable(c->ua, sizeof(c->ua), http_param(&req, "HTTP_USER_AGENT"));
 	req.user_agent = c->ua;
 	addr = http_param(&req, "REMOTE_ADDR");
-	http_printable(c->addr, sizeof(c->addr), addr);
+	valid_printable(c->addr, sizeof(c->addr), addr);
 	req.remote_addr = c->addr;
 	rid = http_param(&req, "HTTP_X_REQUEST_ID");
 	if (rid != NULL && http_request_id_ok(rid))

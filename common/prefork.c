@@ -56,7 +56,7 @@ static int prefork_spawn(struct prefork_slot *slot, const sigset_t *orig,
  */
 static void prefork_stop(struct prefork_slot *slots, int n, int sig)
 {
-	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	const struct timespec tick = { 0, 10L * 1000 * 1000 };
 	int i, alive, waited = 0;
 
 	for (i = 0; i < n; i++)

@@ -99,6 +99,18 @@ int valid_email(const char *in, size_t len, char *out, const char **why)
 	return 0;
 }
 
+void valid_printable(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < cap; i++) {
+		dst[i] = src[i];
+		if (src[i] < ' ' || src[i] > '~')
+			dst[i] = '?';
+	}
+	dst[i] = '\0';
+}
+
 int valid_uuid(const char *s, size_t len)
 {
 	size_t i;

@@ -21,6 +21,13 @@ int valid_utf8(const char *s, size_t len);
  */
 int valid_email(const char *in, size_t len, char *out, const char **why);
 
+/*
+ * Copy src (NULL is read as "") into dst of capacity cap >= 1, at most
+ * cap - 1 bytes, each byte outside printable ASCII replaced by '?'.
+ * For echoing untrusted text into one-line messages and logs.
+ */
+void valid_printable(char *dst, size_t cap, const char *src);
+
 /* 1 if s[0..len) is a canonical lower-case UUID (8-4-4-4-12 hex). */
 int valid_uuid(const char *s, size_t len);
 
