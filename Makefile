@@ -13,7 +13,7 @@ COVERAGE_GATE ?= 80
 COMMON    := err b64url config valid json log jwt password db store tokens \
              metrics prefork \
              http app
-ENDPOINTS := register login refresh me healthz
+ENDPOINTS := register login refresh me healthz readyz metrics
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -56,6 +56,11 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB) | $(BUILD)/cgi-bin
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# readyz knows the newest migration of the schema it was built with.
+SCHEMA_VERSION := $(lastword $(sort $(patsubst schema/%,%,$(wildcard schema/[0-9][0-9][0-9]_*.sql))))
+$(BUILD)/cgi-bin/readyz: CPPFLAGS += -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
+$(BUILD)/cgi-bin/readyz: $(wildcard schema/*.sql)
 
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c tests/unit/*.h $(LIB) | $(BUILD)/tests/unit
 	@$(if $(Q),echo "  LD      $@")

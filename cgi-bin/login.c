@@ -25,6 +25,7 @@ static void login(struct app *a, struct http_req *req)
 		goto out;
 	}
 	if (!password_verify(a->pw, cr.password, rc == AUTH_OK ? hash : NULL)) {
+		metrics_count(a->metrics, METRICS_LOGIN_FAILURE);
 		log_event(LOG_INFO, "login_failure", LOG_STR("client", cl.ip));
 		http_reply_error(req, AUTH_ECREDS, NULL);
 		goto out;
@@ -38,6 +39,7 @@ static void login(struct app *a, struct http_req *req)
 		http_reply_error(req, rc, NULL);
 		goto out;
 	}
+	metrics_count(a->metrics, METRICS_LOGIN_SUCCESS);
 	log_event(LOG_INFO, "login_success", LOG_STR("user_id", user_id),
 	    LOG_STR("session_id", pair.session_id), LOG_STR("client", cl.ip));
 	app_reply_pair(req, 200, &pair);

@@ -37,12 +37,21 @@ static void refresh(struct app *a, struct http_req *req)
 	token = json_object_get_string(field);
 	len = (size_t)json_object_get_string_len(field);
 	rc = tokens_refresh(&a->tokens, token, len, &pair, &how);
-	if (rc == AUTH_ETOKEN)
-		http_reply_error(req, rc, "invalid refresh token");
-	else if (rc != AUTH_OK)
-		http_reply_error(req, rc, NULL);
-	else
+	if (rc == AUTH_OK) {
+		metrics_count(a->metrics, METRICS_REFRESH_ROTATED);
+		log_event(LOG_INFO, "refresh_rotated",
+		    LOG_STR("user_id", pair.user_id),
+		    LOG_STR("session_id", pair.session_id),
+		    LOG_STR("reused", how == STORE_REUSED ? "yes" : "no"));
 		app_reply_pair(req, 200, &pair);
+	} else if (rc == AUTH_ETOKEN || rc == AUTH_EREVOKED) {
+		metrics_count(a->metrics, how == STORE_REPLAY ?
+		    METRICS_REFRESH_REPLAY : METRICS_REFRESH_INVALID);
+		http_reply_error(req, rc, rc == AUTH_ETOKEN ?
+		    "invalid refresh token" : NULL);
+	} else {
+		http_reply_error(req, rc, NULL);
+	}
 out:
 	json_object_put(body);
 }

@@ -26,6 +26,7 @@ static void register_user(struct app *a, struct http_req *req)
 		http_reply_error(req, rc, NULL);
 		goto out;
 	}
+	metrics_count(a->metrics, METRICS_REGISTRATION);
 	log_event(LOG_INFO, "register", LOG_STR("user_id", pair.user_id),
 	    LOG_STR("session_id", pair.session_id), LOG_STR("client", cl.ip));
 	app_reply_pair(req, 201, &pair);

@@ -124,18 +124,25 @@ void db_close(struct db *db)
 	free(db);
 }
 
-struct db_stmt *db_prepare(struct db *db, const char *sql)
+struct db_stmt *db_prepare_quiet(struct db *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 
 	/* PERSISTENT: these statements live as long as the process. */
 	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &st, NULL) != SQLITE_OK) {
+	    &st, NULL) != SQLITE_OK)
+		return NULL;
+	return (struct db_stmt *)(void *)st;
+}
+
+struct db_stmt *db_prepare(struct db *db, const char *sql)
+{
+	struct db_stmt *st = db_prepare_quiet(db, sql);
+
+	if (st == NULL)
 		log_event(LOG_ERROR, "db_prepare_failed",
 		    LOG_STR("error", sqlite3_errmsg(db->conn)));
-		return NULL;
-	}
-	return (struct db_stmt *)(void *)st;
+	return st;
 }
 
 /* Run a statement that returns no rows, then reset it. */

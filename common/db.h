@@ -31,6 +31,8 @@ void db_close(struct db *db);
 
 /* Prepare sql once, at start. NULL on failure (a programming error). */
 struct db_stmt *db_prepare(struct db *db, const char *sql);
+/* The same, for statements whose tables may not exist yet: no log line. */
+struct db_stmt *db_prepare_quiet(struct db *db, const char *sql);
 
 enum auth_err db_begin(struct db *db) __attribute__((warn_unused_result));
 enum auth_err db_commit(struct db *db) __attribute__((warn_unused_result));

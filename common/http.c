@@ -24,6 +24,8 @@
 
 extern char **environ;
 
+#define HTTP_JSON "application/json"
+
 /* Consecutive accept failures after which the listen socket is dead. */
 #define HTTP_ACCEPT_FAILURES 100
 
@@ -83,7 +85,7 @@ static void http_write(struct http_conn *c, const char *buf, size_t len)
  * write them at once. extra is zero or more "Name: value\r\n" lines.
  */
 static void http_send(struct http_req *req, int status, unsigned flags,
-    const char *extra, const char *body, size_t len)
+    const char *ctype, const char *extra, const char *body, size_t len)
 {
 	struct http_conn *c = req->conn;
 	size_t need = len + 512 + (extra ? strlen(extra) : 0);
@@ -105,13 +107,13 @@ static void http_send(struct http_req *req, int status, unsigned flags,
 	    "Status: %d %s\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s%s%s"
+	    "%s%s%s%s%s"
 	    "Content-Length: %zu\r\n\r\n",
 	    status, http_reason(status), req->request_id,
 	    (flags & HTTP_NO_STORE) ?
 	    "Cache-Control: no-store\r\nPragma: no-cache\r\n" : "",
-	    len > 0 ? "Content-Type: application/json\r\n" : "",
-	    extra ? extra : "", len);
+	    len > 0 ? "Content-Type: " : "", len > 0 ? ctype : "",
+	    len > 0 ? "\r\n" : "", extra ? extra : "", len);
 	if (n < 0 || (size_t)n + len > c->out_cap)
 		return;
 	memcpy(c->out + n, body, len);
@@ -119,15 +121,21 @@ static void http_send(struct http_req *req, int status, unsigned flags,
 	req->status = status;
 }
 
+void http_reply_body(struct http_req *req, int status, unsigned flags,
+    const char *ctype, const char *body, size_t len)
+{
+	http_send(req, status, flags, ctype, NULL, body, len);
+}
+
 void http_reply_json(struct http_req *req, int status, unsigned flags,
     const char *json, size_t len)
 {
-	http_send(req, status, flags, NULL, json, len);
+	http_send(req, status, flags, HTTP_JSON, NULL, json, len);
 }
 
 void http_reply_empty(struct http_req *req, int status)
 {
-	http_send(req, status, HTTP_NO_STORE, NULL, "", 0);
+	http_send(req, status, HTTP_NO_STORE, HTTP_JSON, NULL, "", 0);
 }
 
 /* "GET, POST" for a method mask. */
@@ -171,7 +179,7 @@ void http_reply_error(struct http_req *req, enum auth_err err,
 		len = strlen(body);
 		status = 500;
 	}
-	http_send(req, status, HTTP_NO_STORE, extra, body, len);
+	http_send(req, status, HTTP_NO_STORE, HTTP_JSON, extra, body, len);
 	json_object_put(o);
 }
 

@@ -66,6 +66,10 @@ const char *http_param(const struct http_req *req, const char *name);
 enum auth_err http_bearer(const struct http_req *req, const char **token,
     size_t *len) __attribute__((warn_unused_result));
 
+/* Send body of content type ctype with status; flags are HTTP_* flags. */
+void http_reply_body(struct http_req *req, int status, unsigned flags,
+    const char *ctype, const char *body, size_t len);
+
 /* Send a JSON body with status; flags are HTTP_* reply flags. */
 void http_reply_json(struct http_req *req, int status, unsigned flags,
     const char *json, size_t len);

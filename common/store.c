@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 
@@ -23,6 +24,7 @@ enum store_sql {
 	SQL_TOKEN_STATE,
 	SQL_TOKENS_REVOKE_SESSION,
 	SQL_ME,
+	SQL_SCHEMA_VERSION,
 	SQL__MAX
 };
 
@@ -63,11 +65,21 @@ static const char *const store_sql_text[SQL__MAX] = {
 	[SQL_ME] =
 	    "SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id "
 	    "WHERE s.id = ?2 AND s.user_id = ?1 AND s.revoked = 0",
+	[SQL_SCHEMA_VERSION] =
+	    "SELECT max(version) FROM schema_migrations",
 };
+
+/* Statements over tables a pending migration may not have created yet:
+ * prepared on first use, so older schemas still let every endpoint start. */
+static const char store_sql_counters[] =
+    "SELECT (SELECT value FROM counters WHERE name = 'users'), "
+    "(SELECT value FROM counters WHERE name = 'refresh_tokens_unrevoked')";
 
 struct store {
 	struct db *db;
 	struct db_stmt *sql[SQL__MAX];
+	struct db_stmt *counters;      /* lazily prepared */
+	char path[4096];
 };
 
 int store_open(struct store **out, const char *path, long busy_timeout_ms,
@@ -79,6 +91,7 @@ int store_open(struct store **out, const char *path, long busy_timeout_ms,
 	*out = NULL;
 	if (st == NULL)
 		return -1;
+	snprintf(st->path, sizeof(st->path), "%s", path);
 	if (db_open(&st->db, path, busy_timeout_ms, err, errlen) != 0)
 		goto fail;
 	for (i = 0; i < SQL__MAX; i++) {
@@ -381,5 +394,44 @@ enum auth_err store_me(struct store *st, const char *user_id,
 		rc = step == DB_DONE ? AUTH_ETOKEN : (enum auth_err)-step;
 	}
 	db_reset(q);
+	return rc;
+}
+
+enum auth_err store_schema_version(struct store *st, char *version)
+{
+	struct db_stmt *q = st->sql[SQL_SCHEMA_VERSION];
+	enum auth_err rc = AUTH_EUNAVAIL;
+	const char *v;
+	size_t len = 0;
+
+	/* An open connection keeps answering for a deleted or chmod-ed file. */
+	if (access(st->path, R_OK | W_OK) != 0)
+		return AUTH_EUNAVAIL;
+	if (db_step(q) == DB_ROW) {
+		v = db_col_text(q, 0, &len);
+		if (v != NULL && len > 0 && len < 8) {
+			memcpy(version, v, len + 1);
+			rc = AUTH_OK;
+		}
+	}
+	db_reset(q);
+	return rc;
+}
+
+enum auth_err store_counters(struct store *st, int64_t *users,
+    int64_t *tokens)
+{
+	enum auth_err rc = AUTH_EUNAVAIL;
+
+	if (st->counters == NULL)
+		st->counters = db_prepare_quiet(st->db, store_sql_counters);
+	if (st->counters == NULL)
+		return AUTH_EUNAVAIL;
+	if (db_step(st->counters) == DB_ROW) {
+		*users = db_col_int(st->counters, 0);
+		*tokens = db_col_int(st->counters, 1);
+		rc = AUTH_OK;
+	}
+	db_reset(st->counters);
 	return rc;
 }

@@ -80,4 +80,19 @@ enum auth_err store_rotate(struct store *st, const char *old_jti,
 enum auth_err store_me(struct store *st, const char *user_id,
     const char *sid, char *email) __attribute__((warn_unused_result));
 
+/*
+ * Readiness: the newest applied migration version ("002") into version
+ * (8 bytes). AUTH_EUNAVAIL when the database file is gone or no longer
+ * readable and writable, or does not answer.
+ */
+enum auth_err store_schema_version(struct store *st, char *version)
+    __attribute__((warn_unused_result));
+
+/*
+ * Gauges kept by the counters table (migration 002): user count and
+ * unrevoked refresh tokens. AUTH_EUNAVAIL while that migration is pending.
+ */
+enum auth_err store_counters(struct store *st, int64_t *users,
+    int64_t *tokens) __attribute__((warn_unused_result));
+
 #endif

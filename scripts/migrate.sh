@@ -38,6 +38,17 @@ migrations() {
 	done
 }
 
+# Exit 1 when a migration opens or ends a transaction itself (outside the
+# BEGIN ... END; of a CREATE TRIGGER): its changes would escape ours.
+own_transaction() {
+	awk '
+	{ l = toupper($0); sub(/--.*/, "", l) }
+	l ~ /CREATE[ \t]+((TEMP|TEMPORARY)[ \t]+)?TRIGGER/ { trig = 1 }
+	trig && l ~ /(^|[^A-Z_])END[ \t]*;/ { trig = 0; next }
+	!trig && l ~ /^[ \t]*(BEGIN|COMMIT|ROLLBACK|END|SAVEPOINT|RELEASE)([ \t;]|$)/ { bad = 1 }
+	END { exit bad }' "$1"
+}
+
 applied() { sql "SELECT version FROM schema_migrations WHERE version = '$1';"; }
 
 case $cmd in
@@ -57,10 +68,8 @@ up)
 	for name in $(migrations); do
 		v=${name%%_*}
 		[ -n "$(applied "$v")" ] && continue
-		if grep -qiE '^[[:space:]]*(BEGIN|COMMIT|ROLLBACK|END)([[:space:];]|$)' \
-			"$schema_dir/$name"; then
+		own_transaction "$schema_dir/$name" ||
 			die "$name: must not manage its own transaction"
-		fi
 		if ! sql <<SQL
 BEGIN IMMEDIATE;
 .read '$schema_dir/$name'

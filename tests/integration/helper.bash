@@ -89,3 +89,9 @@ assert_alive() {
 }
 
 header() { grep -i "^$1:" <<<"$headers" | head -1 | cut -d' ' -f2- ; }
+
+# log_has JQ_CONDITION: some line of the stack's log satisfies it. (jq 1.6's
+# -e looks only at the last input, so the whole log is slurped.)
+log_has() {
+	jq -e -s "any(.[]; $1)" "$WORK/run/auth.log" >/dev/null
+}

@@ -22,7 +22,7 @@ db() { sqlite3 "$WORK/auth.db" "$@"; }
 	[ "$status" -eq 0 ]
 	[[ $output == *"up to date"* ]]
 	[ "$(db .schema)" = "$schema1" ]
-	[ "$(db 'SELECT count(*) FROM schema_migrations')" = 1 ]
+	[ "$(db 'SELECT count(*) FROM schema_migrations')" = "$(ls "$ROOT"/schema/*.sql | wc -l)" ]
 	for t in users sessions refresh_tokens login_attempts; do
 		[ "$(db "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='$t'")" = 1 ]
 	done
@@ -38,7 +38,7 @@ db() { sqlite3 "$WORK/auth.db" "$@"; }
 	run env SCHEMA_DIR="$WORK/schema" "$ROOT/scripts/migrate.sh" status
 	[ "$status" -eq 0 ]
 	[[ ${lines[0]} == "applied  001_initial.sql"* ]]
-	[ "${lines[1]}" = "pending  900_extra.sql" ]
+	[ "${lines[-1]}" = "pending  900_extra.sql" ]
 }
 
 @test "a failing migration is rolled back whole and reported" {
@@ -49,7 +49,8 @@ db() { sqlite3 "$WORK/auth.db" "$@"; }
 	[ "$status" -ne 0 ]
 	[[ $output == *"900_broken.sql failed"* ]]
 	[ "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'half'")" = 0 ]
-	[ "$(db 'SELECT group_concat(version) FROM schema_migrations')" = 001 ]
+	[ "$(db "SELECT count(*) FROM schema_migrations WHERE version = '900'")" = 0 ]
+	[ "$(db 'SELECT count(*) FROM schema_migrations')" = "$(ls "$ROOT"/schema/*.sql | wc -l)" ]
 }
 
 @test "a migration that manages its own transaction is refused" {
@@ -118,9 +119,11 @@ start_fails() {
 	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >/dev/null
 	# spawn-fcgi ends its pid files without a newline.
 	masters=$(for f in "$RUN_DIR"/*.pid; do cat "$f"; echo; done)
-	[ "$(wc -w <<<"$masters")" = 6 ]
+	endpoints=$(ls "$RUN_DIR"/*.sock | wc -l)
+	[ "$endpoints" -ge 7 ]
+	[ "$(wc -w <<<"$masters")" = $((endpoints + 1)) ]
 	workers=$(for p in $masters; do cat "/proc/$p/task/$p/children"; done)
-	[ "$(wc -w <<<"$workers")" = $((5 * FCGI_CHILDREN)) ]
+	[ "$(wc -w <<<"$workers")" = $((endpoints * FCGI_CHILDREN)) ]
 	( cd "$WORK" && "$ROOT/scripts/stop.sh" )
 	for p in $masters $workers; do ! kill -0 "$p" 2>/dev/null; done
 	[ ! -e "$RUN_DIR/lighttpd.pid" ]
