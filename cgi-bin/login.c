@@ -1,11 +1,16 @@
 /*
  * POST /auth/login  {"email","password"}
- *   200 token pair (new session)
+ *   200 token pair (new session); resets the email's failure count
  *   401 invalid credentials: the same body and the same bcrypt work
  *       whether or not the email exists (a dummy hash stands in)
+ *   429 too many attempts, with Retry-After, once the email or the client
+ *       address has LOGIN_MAX_FAILURES / LOGIN_ADDR_MAX_FAILURES failures
+ *       in LOGIN_WINDOW; decided before any password work
  *   422 / 411 / 413 / 405 / 503 as every endpoint
  * A stored hash weaker than the configured method or cost is replaced.
  */
+#include <time.h>
+
 #include "app.h"
 #include "log.h"
 
@@ -15,11 +20,20 @@ static void login(struct app *a, struct http_req *req)
 	struct tokens_client cl = app_client(req);
 	struct tokens_pair pair;
 	char user_id[VALID_UUID_SIZE], hash[PASSWORD_HASH_MAX];
+	int64_t now = (int64_t)time(NULL);
 	enum auth_err rc;
 
 	if (app_read_credentials(req, &cr) != 0)
 		goto out;
-	rc = store_user_by_email(a->store, cr.email, user_id, hash);
+	rc = store_throttle_check(a->store, cr.email, cl.ip, now, &a->throttle,
+	    &req->retry_after);
+	if (rc == AUTH_ETHROTTLED) {
+		metrics_count(a->metrics, METRICS_LOGIN_THROTTLED);
+		log_event(LOG_WARN, "login_throttled", LOG_STR("client", cl.ip),
+		    LOG_INT("retry_after", req->retry_after));
+	}
+	if (rc == AUTH_OK)
+		rc = store_user_by_email(a->store, cr.email, user_id, hash);
 	if (rc != AUTH_OK && rc != AUTH_ENOTFOUND) {
 		http_reply_error(req, rc, NULL);
 		goto out;
@@ -27,13 +41,16 @@ static void login(struct app *a, struct http_req *req)
 	if (!password_verify(a->pw, cr.password, rc == AUTH_OK ? hash : NULL)) {
 		metrics_count(a->metrics, METRICS_LOGIN_FAILURE);
 		log_event(LOG_INFO, "login_failure", LOG_STR("client", cl.ip));
-		http_reply_error(req, AUTH_ECREDS, NULL);
+		rc = store_throttle_fail(a->store, cr.email, cl.ip, now,
+		    &a->throttle);
+		http_reply_error(req, rc == AUTH_OK ? AUTH_ECREDS : rc, NULL);
 		goto out;
 	}
 	if (password_needs_rehash(a->pw, hash) &&
 	    (password_hash(a->pw, cr.password, hash) != 0 ||
 	    store_set_password(a->store, user_id, hash) != AUTH_OK))
 		log_event(LOG_WARN, "rehash_failed", LOG_STR("user_id", user_id));
+	cl.email = cr.email;
 	rc = tokens_login(&a->tokens, user_id, &cl, &pair);
 	if (rc != AUTH_OK) {
 		http_reply_error(req, rc, NULL);
@@ -53,7 +70,7 @@ int main(int argc, char **argv)
 		.name = "login",
 		.path = "/auth/login",
 		.methods = HTTP_POST,
-		.needs = APP_SIGN | APP_DB | APP_PASSWORD,
+		.needs = APP_SIGN | APP_DB | APP_PASSWORD | APP_BODY,
 		.bearer = 0,
 		.handle = login,
 	};

@@ -4,26 +4,18 @@
  *   401 with WWW-Authenticate: no header, bad or expired token, a refresh
  *       token, a revoked session, or a user that no longer exists
  */
-#include <stdio.h>
-
 #include "app.h"
 
 static void me(struct app *a, struct http_req *req)
 {
-	struct json_object *o = NULL;
+	struct json_object *o;
 	struct jwt_claims claims;
 	char email[VALID_EMAIL_MAX + 1];
-	const char *token, *body;
+	const char *body;
 	size_t len = 0;
-	enum auth_err rc;
 
-	rc = http_bearer(req, &token, &len);
-	if (rc == AUTH_OK)
-		rc = tokens_check_access(&a->tokens, token, len, &claims, email);
-	if (rc != AUTH_OK) {
-		http_reply_error(req, rc, NULL);
+	if (app_authenticate(a, req, &claims, email) != 0)
 		return;
-	}
 	o = json_object_new_object();
 	if (o == NULL) {
 		http_reply_error(req, AUTH_EINTERNAL, NULL);
@@ -33,7 +25,6 @@ static void me(struct app *a, struct http_req *req)
 	json_object_object_add(o, "email", json_object_new_string(email));
 	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	snprintf(req->user_id, sizeof(req->user_id), "%s", claims.sub);
 	http_reply_json(req, 200, HTTP_NO_STORE, body, len);
 	json_object_put(o);
 }

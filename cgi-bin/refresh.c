@@ -4,38 +4,26 @@
  *       in the transaction that inserts it (one conditional update picks
  *       the single winner among concurrent refreshes of one token)
  *   401 invalid refresh token (does not verify)
- *   401 refresh token revoked or expired; presenting a rotated token is a
- *       replay and revokes its whole session
+ *   401 refresh token revoked or expired; presenting an already rotated
+ *       token is a replay: its whole session is revoked, unless it was
+ *       rotated less than REFRESH_REUSE_INTERVAL seconds ago (lost
+ *       response, two tabs), which gets a fresh pair of the same session
  *   422 / 411 / 413 / 405 / 503 as every endpoint
  */
 #include "app.h"
-#include "json.h"
 #include "log.h"
 
 static void refresh(struct app *a, struct http_req *req)
 {
-	struct json_object *body = NULL, *field = NULL;
+	struct json_object *body = NULL;
 	struct tokens_pair pair;
 	enum store_rotation how;
 	enum auth_err rc;
 	const char *token;
 	size_t len;
 
-	if (app_read_json(req, &body) != 0)
+	if (app_read_refresh_token(req, &body, &token, &len) != 0)
 		return;
-	/* The original client posts the token as a bare JSON string. */
-	if (json_object_is_type(body, json_type_object))
-		json_object_object_get_ex(body, "refresh_token", &field);
-	else if (json_object_is_type(body, json_type_string))
-		field = body;
-	if (field == NULL || !json_object_is_type(field, json_type_string)) {
-		http_reply_error(req, AUTH_EINVAL, field == NULL && json_object_is_type(
-		    body, json_type_object) ? "refresh_token: field required" :
-		    "refresh_token: must be a string");
-		goto out;
-	}
-	token = json_object_get_string(field);
-	len = (size_t)json_object_get_string_len(field);
 	rc = tokens_refresh(&a->tokens, token, len, &pair, &how);
 	if (rc == AUTH_OK) {
 		metrics_count(a->metrics, METRICS_REFRESH_ROTATED);
@@ -52,7 +40,6 @@ static void refresh(struct app *a, struct http_req *req)
 	} else {
 		http_reply_error(req, rc, NULL);
 	}
-out:
 	json_object_put(body);
 }
 
@@ -62,7 +49,7 @@ int main(int argc, char **argv)
 		.name = "refresh",
 		.path = "/auth/refresh",
 		.methods = HTTP_POST,
-		.needs = APP_SIGN | APP_DB,
+		.needs = APP_SIGN | APP_DB | APP_BODY,
 		.bearer = 0,
 		.handle = refresh,
 	};

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 		.name = "register",
 		.path = "/auth/register",
 		.methods = HTTP_POST,
-		.needs = APP_SIGN | APP_DB | APP_PASSWORD,
+		.needs = APP_SIGN | APP_DB | APP_PASSWORD | APP_BODY,
 		.bearer = 0,
 		.handle = register_user,
 	};

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
@@ -47,6 +48,9 @@ static int app_load(struct app *a, const struct app_endpoint *ep, char *err,
 	a->tokens.access_ttl = a->cfg.access_ttl;
 	a->tokens.refresh_ttl = a->cfg.refresh_ttl;
 	a->tokens.reuse_interval = a->cfg.refresh_reuse_interval;
+	a->throttle.window = a->cfg.login_window;
+	a->throttle.max_email = a->cfg.login_max_failures;
+	a->throttle.max_ip = a->cfg.login_addr_max_failures;
 	return 0;
 }
 
@@ -93,6 +97,13 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	if (!http_is_cgi()) {
 		int who = prefork_run((int)a.cfg.fcgi_children);
 
+		if (who == 2) {
+			/* Reload: the same program, fd 0 still listening. */
+			app_unload(&a);
+			execv("/proc/self/exe", argv);
+			log_event(LOG_ERROR, "reload_failed", LOG_STR("path", argv[0]));
+			return 1;
+		}
 		if (who != 0) {
 			rc = who == 1 ? 0 : 1;
 			goto out;
@@ -105,6 +116,7 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	route.metrics = a.metrics;
 	route.methods = ep->methods;
 	route.bearer = ep->bearer;
+	route.body = (ep->needs & APP_BODY) != 0;
 	route.max_body = (size_t)a.cfg.max_body_bytes;
 	route.handle = app_dispatch;
 	route.ctx = &run;
@@ -162,6 +174,31 @@ int app_read_credentials(struct http_req *req, struct app_credentials *cr)
 	return 0;
 }
 
+int app_read_refresh_token(struct http_req *req, struct json_object **body,
+    const char **token, size_t *len)
+{
+	struct json_object *field = NULL;
+
+	if (app_read_json(req, body) != 0)
+		return -1;
+	if (json_object_is_type(*body, json_type_object))
+		json_object_object_get_ex(*body, "refresh_token", &field);
+	else if (json_object_is_type(*body, json_type_string))
+		field = *body;
+	if (field == NULL || !json_object_is_type(field, json_type_string)) {
+		http_reply_error(req, AUTH_EINVAL, field == NULL &&
+		    json_object_is_type(*body, json_type_object) ?
+		    "refresh_token: field required" :
+		    "refresh_token: must be a string");
+		json_object_put(*body);
+		*body = NULL;
+		return -1;
+	}
+	*token = json_object_get_string(field);
+	*len = (size_t)json_object_get_string_len(field);
+	return 0;
+}
+
 void app_credentials_free(struct app_credentials *cr)
 {
 	if (cr->password != NULL)
@@ -184,11 +221,32 @@ void app_reply_pair(struct http_req *req, int status,
 	http_reply_json(req, status, HTTP_NO_STORE, buf, (size_t)n);
 }
 
+int app_authenticate(struct app *a, struct http_req *req,
+    struct jwt_claims *claims, char *email)
+{
+	char scratch[VALID_EMAIL_MAX + 1];
+	const char *token = NULL;
+	size_t len = 0;
+	enum auth_err rc;
+
+	rc = http_bearer(req, &token, &len);
+	if (rc == AUTH_OK)
+		rc = tokens_check_access(&a->tokens, token, len, claims,
+		    email != NULL ? email : scratch);
+	if (rc != AUTH_OK) {
+		http_reply_error(req, rc, NULL);
+		return -1;
+	}
+	snprintf(req->user_id, sizeof(req->user_id), "%s", claims->sub);
+	return 0;
+}
+
 struct tokens_client app_client(const struct http_req *req)
 {
 	struct tokens_client cl = {
-		req->user_agent[0] ? req->user_agent : NULL,
-		req->remote_addr[0] ? req->remote_addr : NULL,
+		.user_agent = req->user_agent[0] ? req->user_agent : NULL,
+		.ip = req->remote_addr[0] ? req->remote_addr : NULL,
+		.email = NULL,
 	};
 
 	return cl;

@@ -19,6 +19,7 @@
 #define APP_SIGN     (1u << 1)   /* private key too */
 #define APP_DB       (1u << 2)   /* database and prepared statements */
 #define APP_PASSWORD (1u << 3)   /* hashing, with the dummy hash */
+#define APP_BODY     (1u << 4)   /* POST carries a JSON body (411 without length) */
 
 struct app {
 	struct config cfg;
@@ -27,6 +28,7 @@ struct app {
 	struct password_ctx *pw;
 	struct metrics *metrics;
 	struct tokens tokens;
+	struct store_throttle throttle;
 };
 
 struct app_endpoint {
@@ -68,9 +70,27 @@ void app_credentials_free(struct app_credentials *cr);
  */
 int app_read_json(struct http_req *req, struct json_object **out);
 
+/*
+ * The refresh token of a {"refresh_token": "..."} body or of a bare JSON
+ * string body (the original client sends that). On failure sends the 422
+ * and returns -1; else *body owns the parsed document that *token points
+ * into (json_object_put it).
+ */
+int app_read_refresh_token(struct http_req *req, struct json_object **body,
+    const char **token, size_t *len);
+
 /* Send a token pair with no-store headers. */
 void app_reply_pair(struct http_req *req, int status,
     const struct tokens_pair *pair);
+
+/*
+ * Check the bearer access token: signature, claims, and that its session
+ * and user still live. On failure sends the 401 (with its challenge) or
+ * 503 itself and returns -1. Fills claims (and email when not NULL, of
+ * VALID_EMAIL_MAX + 1 bytes) and tags the request's log line.
+ */
+int app_authenticate(struct app *a, struct http_req *req,
+    struct jwt_claims *claims, char *email);
 
 /* The requester, as recorded on new sessions. */
 struct tokens_client app_client(const struct http_req *req);

@@ -63,6 +63,22 @@ static const char *http_reason(int status)
 	return "Unknown";
 }
 
+const char *http_path(struct http_req *req)
+{
+	const char *uri = http_param(req, "REQUEST_URI");
+	size_t n;
+
+	req->path[0] = '\0';
+	if (uri == NULL)
+		return req->path;
+	n = strcspn(uri, "?");
+	if (n <= HTTP_PATH_MAX) {
+		memcpy(req->path, uri, n);
+		req->path[n] = '\0';
+	}
+	return req->path;
+}
+
 const char *http_param(const struct http_req *req, const char *name)
 {
 	return FCGX_GetParam(name, req->conn->envp);
@@ -111,7 +127,9 @@ static void http_send(struct http_req *req, int status, unsigned flags,
 	    "Content-Length: %zu\r\n\r\n",
 	    status, http_reason(status), req->request_id,
 	    (flags & HTTP_NO_STORE) ?
-	    "Cache-Control: no-store\r\nPragma: no-cache\r\n" : "",
+	    "Cache-Control: no-store\r\nPragma: no-cache\r\n" :
+	    (flags & HTTP_PUBLIC_CACHE) ?
+	    "Cache-Control: public, max-age=300\r\n" : "",
 	    len > 0 ? "Content-Type: " : "", len > 0 ? ctype : "",
 	    len > 0 ? "\r\n" : "", extra ? extra : "", len);
 	if (n < 0 || (size_t)n + len > c->out_cap)
@@ -164,7 +182,8 @@ void http_reply_error(struct http_req *req, enum auth_err err,
 		snprintf(extra, sizeof(extra),
 		    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
 	else if (err == AUTH_EMETHOD)
-		http_allow(req->conn->route->methods, extra, sizeof(extra));
+		http_allow(req->allow ? req->allow : req->conn->route->methods,
+		    extra, sizeof(extra));
 	else if (err == AUTH_ETHROTTLED)
 		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
 		    req->retry_after > 0 ? req->retry_after : 1);
@@ -277,7 +296,7 @@ static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
 
 	if (req->method == 0 || !(c->route->methods & req->method))
 		return AUTH_EMETHOD;
-	if (req->method != HTTP_POST)
+	if (req->method != HTTP_POST || !c->route->body)
 		return AUTH_OK;
 	cl = http_param(req, "CONTENT_LENGTH");
 	if (cl == NULL || *cl == '\0')

@@ -14,10 +14,12 @@ enum http_method {
 
 /* Reply flags. */
 #define HTTP_NO_STORE 1          /* Cache-Control: no-store + Pragma: no-cache */
+#define HTTP_PUBLIC_CACHE 2      /* Cache-Control: public, max-age=300 */
 
 #define HTTP_REQUEST_ID_MAX 64
 #define HTTP_UA_MAX 256
 #define HTTP_ADDR_MAX 64
+#define HTTP_PATH_MAX 256
 
 struct http_req {
 	enum http_method method;
@@ -28,7 +30,9 @@ struct http_req {
 	size_t body_len;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char user_id[40];             /* set by handlers for the access log */
+	char path[HTTP_PATH_MAX + 1];
 	long retry_after;             /* seconds, for a 429 */
+	unsigned allow;               /* methods for a 405 when not the route's */
 	int status;                   /* 0 until a reply is sent */
 	struct http_conn *conn;       /* internal */
 };
@@ -40,6 +44,7 @@ struct http_route {
 	struct metrics *metrics;      /* where finished requests are counted */
 	unsigned methods;             /* enum http_method bits served */
 	int bearer;                   /* 401s carry an invalid_token challenge */
+	int body;                     /* POST reads a body: Content-Length required */
 	size_t max_body;              /* bytes; larger bodies are 413 */
 	void (*handle)(void *ctx, struct http_req *req);
 	void *ctx;
@@ -55,6 +60,12 @@ int http_serve(const struct http_route *route);
 
 /* 1 when started as plain CGI (no FastCGI socket on fd 0). */
 int http_is_cgi(void);
+
+/*
+ * The request path (REQUEST_URI without its query string), at most
+ * HTTP_PATH_MAX bytes; "" when absent or longer.
+ */
+const char *http_path(struct http_req *req);
 
 /* Value of request header or CGI variable name (e.g. "HTTP_X_FOO"), or NULL. */
 const char *http_param(const struct http_req *req, const char *name);

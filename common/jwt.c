@@ -8,10 +8,12 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <dirent.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "b64url.h"
 #include "json.h"
@@ -145,6 +147,46 @@ static int jwt_keys_add(struct jwt_keys *ks, const char *path,
 	return 0;
 }
 
+/* Only *.pem files of a retired-keys directory. */
+static int jwt_pem_name(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 4 &&
+	    strcmp(d->d_name + n - 4, ".pem") == 0;
+}
+
+/* Add path, or every *.pem in it when it is a directory. */
+static int jwt_keys_add_entry(struct jwt_keys *ks, const char *path,
+    char *err, size_t errlen)
+{
+	struct dirent **names = NULL;
+	struct stat st;
+	char file[4096];
+	int i, n, rc = 0;
+
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return jwt_keys_add(ks, path, "JWT_EXTRA_PUBLIC_KEYS", err, errlen);
+	n = scandir(path, &names, jwt_pem_name, alphasort);
+	if (n < 0) {
+		snprintf(err, errlen, "JWT_EXTRA_PUBLIC_KEYS: cannot list %s",
+		    path);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		int len = snprintf(file, sizeof(file), "%s/%s", path,
+		    names[i]->d_name);
+
+		if (rc == 0 && (len < 0 || (size_t)len >= sizeof(file) ||
+		    jwt_keys_add(ks, file, "JWT_EXTRA_PUBLIC_KEYS", err,
+		    errlen) != 0))
+			rc = -1;
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
 int jwt_keys_load(struct jwt_keys **out, const char *private_path,
     const char *public_path, const char *extra_paths, char *err,
     size_t errlen)
@@ -166,8 +208,7 @@ int jwt_keys_load(struct jwt_keys **out, const char *private_path,
 			goto fail;
 		for (p = strtok_r(list, ":", &save); p != NULL;
 		    p = strtok_r(NULL, ":", &save)) {
-			if (jwt_keys_add(ks, p, "JWT_EXTRA_PUBLIC_KEYS", err,
-			    errlen) != 0)
+			if (jwt_keys_add_entry(ks, p, err, errlen) != 0)
 				goto fail;
 		}
 	}

@@ -10,7 +10,7 @@
 /* Longest token we sign or accept; anything longer is refused unparsed. */
 #define JWT_MAX_LEN 4096
 #define JWT_KID_SIZE 44          /* base64url SHA-256 (43) + NUL */
-#define JWT_MAX_KEYS 8
+#define JWT_MAX_KEYS 16
 
 enum jwt_typ {
 	JWT_TYP_ACCESS,          /* header typ "at+jwt" */
@@ -36,8 +36,9 @@ struct jwt_policy {
 struct jwt_keys;
 
 /*
- * Load the verification keys (public_path, then each path of the
- * colon-separated extra list) and, when private_path is not NULL, the
+ * Load the verification keys (public_path, then each entry of the
+ * colon-separated extra list: a PEM file, or a directory whose *.pem
+ * files are all taken) and, when private_path is not NULL, the
  * signing key, which must match public_path. Keys must be RSA >= 2048
  * bits. On failure writes one line naming the setting into err and
  * returns -1. Free with jwt_keys_free.

@@ -115,7 +115,11 @@ static struct metrics_seg *metrics_map(const char *path, const char **why)
 		*why = strerror(errno);
 		goto out;
 	}
-	if (st.st_size == 0) {
+	/* New, or sized by a creator that died before writing the header
+	 * (nobody else can have used it: a zero header is always refused). */
+	if (st.st_size == 0 ||
+	    (__atomic_load_n(&seg->magic, __ATOMIC_ACQUIRE) == 0 &&
+	    seg->layout == 0 && seg->size == 0)) {
 		seg->layout = METRICS_LAYOUT;
 		seg->size = (uint32_t)sizeof(*seg);
 		__atomic_store_n(&seg->magic, METRICS_MAGIC, __ATOMIC_RELEASE);

@@ -97,22 +97,28 @@ int prefork_run(int children)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &orig);
 	for (i = 0; i < children; i++) {
 		if (prefork_spawn(&slots[i], &orig, master) == 0)
 			return 0;
 		started += slots[i].pid > 0;
 	}
-	if (started == 0)
+	if (started == 0) {
+		sigprocmask(SIG_SETMASK, &orig, NULL);
 		return -1;
+	}
 	for (;;) {
 		siginfo_t info;
 		int sig = sigwaitinfo(&set, &info), status;
 		pid_t pid;
 
-		if (sig == SIGTERM || sig == SIGINT) {
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			log_event(LOG_INFO, sig == SIGHUP ? "reload" : "stop",
+			    LOG_INT("workers", children));
 			prefork_stop(slots, children, SIGTERM);
-			return 1;
+			sigprocmask(SIG_SETMASK, &orig, NULL);
+			return sig == SIGHUP ? 2 : 1;
 		}
 		if (sig != SIGCHLD)
 			continue;

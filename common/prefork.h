@@ -8,8 +8,11 @@
  * master never serves: it replaces a worker that dies (waiting a second
  * first when the worker lived less than one, so a crash loop cannot spin)
  * and on SIGTERM/SIGINT passes the signal on, waits for every worker and
- * returns 1. Workers get SIGTERM if the master dies. -1 if no worker
- * could be started.
+ * returns 1. On SIGHUP it stops the workers the same way and returns 2:
+ * the caller re-executes itself to load keys and settings anew, keeping
+ * the listening socket (connections wait in its backlog meanwhile).
+ * Workers get SIGTERM if the master dies. -1 if no worker could start.
+ * In the master, the signal mask is restored before returning.
  */
 int prefork_run(int children);
 

@@ -25,6 +25,13 @@ enum store_sql {
 	SQL_TOKENS_REVOKE_SESSION,
 	SQL_ME,
 	SQL_SCHEMA_VERSION,
+	SQL_SESSION_REVOKE_OWNED,
+	SQL_SESSIONS_REVOKE_USER,
+	SQL_TOKENS_REVOKE_USER,
+	SQL_SESSIONS_LIST,
+	SQL_THROTTLE_GET,
+	SQL_THROTTLE_FAIL,
+	SQL_THROTTLE_RESET,
 	SQL__MAX
 };
 
@@ -67,6 +74,33 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "WHERE s.id = ?2 AND s.user_id = ?1 AND s.revoked = 0",
 	[SQL_SCHEMA_VERSION] =
 	    "SELECT max(version) FROM schema_migrations",
+	[SQL_SESSION_REVOKE_OWNED] =
+	    "UPDATE sessions SET revoked = 1, revoked_at = ?3 "
+	    "WHERE id = ?1 AND user_id = ?2 AND revoked = 0",
+	[SQL_SESSIONS_REVOKE_USER] =
+	    "UPDATE sessions SET revoked = 1, revoked_at = ?2 "
+	    "WHERE user_id = ?1 AND revoked = 0",
+	[SQL_TOKENS_REVOKE_USER] =
+	    "UPDATE refresh_tokens SET revoked = 1, revoked_at = ?2 "
+	    "WHERE user_id = ?1 AND revoked = 0",
+	[SQL_SESSIONS_LIST] =
+	    "SELECT s.id, s.created_at, s.last_used_at, s.user_agent, s.ip "
+	    "FROM sessions s WHERE s.user_id = ?1 AND s.revoked = 0 AND "
+	    "EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id "
+	    "AND t.revoked = 0 AND t.expires_at > ?2) "
+	    "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?3",
+	[SQL_THROTTLE_GET] =
+	    "SELECT failures, window_start FROM login_attempts WHERE key = ?1",
+	/* A window that has ended starts over at this failure. */
+	[SQL_THROTTLE_FAIL] =
+	    "INSERT INTO login_attempts(key, failures, window_start) "
+	    "VALUES (?1, 1, ?2) ON CONFLICT(key) DO UPDATE SET "
+	    "failures = CASE WHEN window_start + ?3 <= ?2 THEN 1 "
+	    "ELSE failures + 1 END, "
+	    "window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 "
+	    "ELSE window_start END",
+	[SQL_THROTTLE_RESET] =
+	    "DELETE FROM login_attempts WHERE key = ?1",
 };
 
 /* Statements over tables a pending migration may not have created yet:
@@ -238,13 +272,41 @@ enum auth_err store_user_by_email(struct store *st, const char *email,
 	return rc;
 }
 
+/* Throttle key of kind ("email" or "ip") and value into buf. */
+static int store_throttle_key(char *buf, size_t cap, const char *kind,
+    const char *value)
+{
+	int n = snprintf(buf, cap, "%s:%s", kind, value);
+
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* Run a one-text-parameter statement (throttle reset). */
+static enum auth_err store_exec_text(struct db_stmt *s, const char *v)
+{
+	enum auth_err rc = store_bind(s, 1, v);
+
+	if (rc != AUTH_OK) {
+		db_reset(s);
+		return rc;
+	}
+	return store_exec(s);
+}
+
 enum auth_err store_login(struct store *st, const struct store_grant *g)
 {
+	char key[VALID_EMAIL_MAX + 16];
 	enum auth_err rc;
 
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
-	return store_finish(st, store_insert_session(st, g));
+	rc = store_insert_session(st, g);
+	if (rc == AUTH_OK && g->email != NULL) {
+		rc = store_throttle_key(key, sizeof(key), "email", g->email) == 0 ?
+		    store_exec_text(st->sql[SQL_THROTTLE_RESET], key) :
+		    AUTH_EINTERNAL;
+	}
+	return store_finish(st, rc);
 }
 
 enum auth_err store_set_password(struct store *st, const char *user_id,
@@ -261,27 +323,32 @@ enum auth_err store_set_password(struct store *st, const char *user_id,
 	return store_exec(u);
 }
 
-/* Revoke session sid and every live token of it (replay, logout). */
-static enum auth_err store_revoke_session(struct store *st, const char *sid,
-    int64_t now)
+/* Run s bound to (text ?1, int ?2[, text ?3]) with no rows expected. */
+static enum auth_err store_exec_ti(struct db_stmt *s, const char *a,
+    int64_t b, const char *c)
 {
-	struct db_stmt *s = st->sql[SQL_SESSION_REVOKE];
-	struct db_stmt *t = st->sql[SQL_TOKENS_REVOKE_SESSION];
 	enum auth_err rc;
 
-	if ((rc = store_bind(s, 1, sid)) != AUTH_OK ||
-	    (rc = db_bind_int(s, 2, now)) != AUTH_OK) {
+	if ((rc = store_bind(s, 1, a)) != AUTH_OK ||
+	    (rc = db_bind_int(s, 2, b)) != AUTH_OK ||
+	    (c != NULL && (rc = store_bind(s, 3, c)) != AUTH_OK)) {
 		db_reset(s);
 		return rc;
 	}
-	if ((rc = store_exec(s)) != AUTH_OK)
-		return rc;
-	if ((rc = store_bind(t, 1, sid)) != AUTH_OK ||
-	    (rc = db_bind_int(t, 2, now)) != AUTH_OK) {
-		db_reset(t);
-		return rc;
-	}
-	return store_exec(t);
+	return store_exec(s);
+}
+
+/* Revoke session sid and every live token of it (replay). */
+static enum auth_err store_revoke_session(struct store *st, const char *sid,
+    int64_t now)
+{
+	enum auth_err rc = store_exec_ti(st->sql[SQL_SESSION_REVOKE], sid, now,
+	    NULL);
+
+	if (rc == AUTH_OK)
+		rc = store_exec_ti(st->sql[SQL_TOKENS_REVOKE_SESSION], sid, now,
+		    NULL);
+	return rc;
 }
 
 /*
@@ -434,4 +501,162 @@ enum auth_err store_counters(struct store *st, int64_t *users,
 	}
 	db_reset(st->counters);
 	return rc;
+}
+
+enum auth_err store_session_revoke(struct store *st, const char *user_id,
+    const char *sid, int64_t now)
+{
+	struct db_stmt *s = st->sql[SQL_SESSION_REVOKE_OWNED];
+	enum auth_err rc;
+
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	if ((rc = store_bind(s, 1, sid)) != AUTH_OK ||
+	    (rc = store_bind(s, 2, user_id)) != AUTH_OK ||
+	    (rc = db_bind_int(s, 3, now)) != AUTH_OK)
+		db_reset(s);
+	else if ((rc = store_exec(s)) == AUTH_OK)
+		rc = db_changes(st->db) == 1 ? store_exec_ti(
+		    st->sql[SQL_TOKENS_REVOKE_SESSION], sid, now, NULL) :
+		    AUTH_ENOTFOUND;
+	return store_finish(st, rc);
+}
+
+enum auth_err store_revoke_user(struct store *st, const char *user_id,
+    int64_t now)
+{
+	enum auth_err rc;
+
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	rc = store_exec_ti(st->sql[SQL_SESSIONS_REVOKE_USER], user_id, now, NULL);
+	if (rc == AUTH_OK)
+		rc = store_exec_ti(st->sql[SQL_TOKENS_REVOKE_USER], user_id, now,
+		    NULL);
+	return store_finish(st, rc);
+}
+
+/* Copy column i (text or NULL) into out of capacity cap, truncating. */
+static void store_col_copy(struct db_stmt *q, int i, char *out, size_t cap)
+{
+	size_t len = 0;
+	const char *v = db_col_text(q, i, &len);
+
+	if (v == NULL)
+		len = 0;
+	if (len >= cap)
+		len = cap - 1;
+	if (len > 0)
+		memcpy(out, v, len);
+	out[len] = '\0';
+}
+
+enum auth_err store_sessions(struct store *st, const char *user_id,
+    int64_t now, struct store_session *rows, size_t max, size_t *n)
+{
+	struct db_stmt *q = st->sql[SQL_SESSIONS_LIST];
+	enum auth_err rc;
+	int step = DB_DONE;
+
+	*n = 0;
+	if ((rc = store_bind(q, 1, user_id)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 2, now)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 3, (int64_t)max)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	while (*n < max && (step = db_step(q)) == DB_ROW) {
+		struct store_session *r = &rows[*n];
+
+		store_col_copy(q, 0, r->id, sizeof(r->id));
+		r->created_at = db_col_int(q, 1);
+		r->last_used_at = db_col_int(q, 2);
+		store_col_copy(q, 3, r->user_agent, sizeof(r->user_agent));
+		store_col_copy(q, 4, r->ip, sizeof(r->ip));
+		(*n)++;
+	}
+	if (*n < max && step < 0)
+		rc = (enum auth_err)-step;
+	db_reset(q);
+	return rc;
+}
+
+/* Seconds until key may try again (0: allowed), given its limit. */
+static enum auth_err store_throttle_wait(struct store *st, const char *key,
+    int64_t now, long window, long max, long *wait)
+{
+	struct db_stmt *q = st->sql[SQL_THROTTLE_GET];
+	enum auth_err rc;
+	int step;
+
+	*wait = 0;
+	if ((rc = store_bind(q, 1, key)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	step = db_step(q);
+	if (step == DB_ROW) {
+		int64_t failures = db_col_int(q, 0), start = db_col_int(q, 1);
+
+		if (failures >= max && start + window > now)
+			*wait = (long)(start + window - now);
+	} else if (step < 0) {
+		rc = (enum auth_err)-step;
+	}
+	db_reset(q);
+	return rc;
+}
+
+enum auth_err store_throttle_check(struct store *st, const char *email,
+    const char *ip, int64_t now, const struct store_throttle *lim,
+    long *retry_after)
+{
+	char key[VALID_EMAIL_MAX + 16];
+	long wait_ip = 0;
+	enum auth_err rc;
+
+	*retry_after = 0;
+	if (store_throttle_key(key, sizeof(key), "email", email) != 0)
+		return AUTH_EINTERNAL;
+	rc = store_throttle_wait(st, key, now, lim->window, lim->max_email,
+	    retry_after);
+	if (rc == AUTH_OK && ip != NULL &&
+	    store_throttle_key(key, sizeof(key), "ip", ip) == 0)
+		rc = store_throttle_wait(st, key, now, lim->window, lim->max_ip,
+		    &wait_ip);
+	if (rc != AUTH_OK)
+		return rc;
+	if (wait_ip > *retry_after)
+		*retry_after = wait_ip;
+	return *retry_after > 0 ? AUTH_ETHROTTLED : AUTH_OK;
+}
+
+enum auth_err store_throttle_fail(struct store *st, const char *email,
+    const char *ip, int64_t now, const struct store_throttle *lim)
+{
+	struct db_stmt *s = st->sql[SQL_THROTTLE_FAIL];
+	char key[VALID_EMAIL_MAX + 16];
+	enum auth_err rc;
+	int pass;
+
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	for (pass = 0; pass < 2 && rc == AUTH_OK; pass++) {
+		const char *v = pass == 0 ? email : ip;
+
+		if (v == NULL)
+			continue;
+		if (store_throttle_key(key, sizeof(key), pass == 0 ? "email" :
+		    "ip", v) != 0) {
+			rc = AUTH_EINTERNAL;
+			break;
+		}
+		if ((rc = store_bind(s, 1, key)) != AUTH_OK ||
+		    (rc = db_bind_int(s, 2, now)) != AUTH_OK ||
+		    (rc = db_bind_int(s, 3, lim->window)) != AUTH_OK)
+			db_reset(s);
+		else
+			rc = store_exec(s);
+	}
+	return store_finish(st, rc);
 }

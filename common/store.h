@@ -20,6 +20,23 @@ struct store_grant {
 	int64_t expires_at;          /* of the refresh token */
 	const char *user_agent;      /* may be NULL */
 	const char *ip;              /* may be NULL */
+	const char *email;           /* login: its failure count is reset */
+};
+
+/* A live session as GET /auth/sessions shows it. */
+struct store_session {
+	char id[VALID_UUID_SIZE];
+	int64_t created_at;
+	int64_t last_used_at;
+	char user_agent[257];        /* "" when unknown */
+	char ip[65];                 /* "" when unknown */
+};
+
+/* Login throttling limits (LOGIN_* settings). */
+struct store_throttle {
+	long window;                 /* seconds */
+	long max_email;              /* failures per email per window */
+	long max_ip;                 /* failures per client address per window */
 };
 
 enum store_rotation {
@@ -53,7 +70,10 @@ enum auth_err store_register(struct store *st, const char *email,
 enum auth_err store_user_by_email(struct store *st, const char *email,
     char *id, char *hash) __attribute__((warn_unused_result));
 
-/* Start a session for an existing user (login), atomically. */
+/*
+ * Start a session for an existing user (login), atomically; when
+ * g->email is set its failed-login count is reset in the same transaction.
+ */
 enum auth_err store_login(struct store *st, const struct store_grant *g)
     __attribute__((warn_unused_result));
 
@@ -94,5 +114,39 @@ enum auth_err store_schema_version(struct store *st, char *version)
  */
 enum auth_err store_counters(struct store *st, int64_t *users,
     int64_t *tokens) __attribute__((warn_unused_result));
+
+/*
+ * Revoke session sid and every refresh token of it, when it belongs to
+ * user_id and is not revoked yet (an expired one may still be revoked).
+ * AUTH_ENOTFOUND otherwise: another user's session is never touched.
+ */
+enum auth_err store_session_revoke(struct store *st, const char *user_id,
+    const char *sid, int64_t now) __attribute__((warn_unused_result));
+
+/* Revoke every session and refresh token of user_id. */
+enum auth_err store_revoke_user(struct store *st, const char *user_id,
+    int64_t now) __attribute__((warn_unused_result));
+
+/*
+ * Up to max live sessions of user_id (not revoked, with an unexpired
+ * refresh token), newest first, into rows; count in *n.
+ */
+enum auth_err store_sessions(struct store *st, const char *user_id,
+    int64_t now, struct store_session *rows, size_t max, size_t *n)
+    __attribute__((warn_unused_result));
+
+/*
+ * AUTH_ETHROTTLED with *retry_after (seconds) when email or ip (may be
+ * NULL) already has as many failures in the current window as allowed.
+ * Reads only: no password work happens before it.
+ */
+enum auth_err store_throttle_check(struct store *st, const char *email,
+    const char *ip, int64_t now, const struct store_throttle *lim,
+    long *retry_after) __attribute__((warn_unused_result));
+
+/* Count one failed login for email and ip (may be NULL), atomically. */
+enum auth_err store_throttle_fail(struct store *st, const char *email,
+    const char *ip, int64_t now, const struct store_throttle *lim)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -59,6 +59,7 @@ static enum auth_err tokens_new_session(struct tokens *t, const char *user_id,
 	g->expires_at = now + t->refresh_ttl;
 	g->user_agent = cl ? cl->user_agent : NULL;
 	g->ip = cl ? cl->ip : NULL;
+	g->email = cl ? cl->email : NULL;
 	return AUTH_OK;
 }
 
@@ -135,6 +136,20 @@ enum auth_err tokens_check_access(struct tokens *t, const char *token,
 	if (rc != AUTH_OK)
 		return rc;
 	return store_me(t->store, claims->sub, claims->sid, email);
+}
+
+enum auth_err tokens_logout(struct tokens *t, const char *token, size_t len,
+    struct jwt_claims *claims)
+{
+	long long now = (long long)time(NULL);
+	enum auth_err rc;
+
+	rc = jwt_verify(t->keys, token, len, JWT_TYP_REFRESH, &t->pol, now,
+	    claims);
+	if (rc != AUTH_OK)
+		return rc;
+	rc = store_session_revoke(t->store, claims->sub, claims->sid, now);
+	return rc == AUTH_ENOTFOUND ? AUTH_OK : rc;
 }
 
 long tokens_pair_json(const struct tokens_pair *p, char *out, size_t cap)

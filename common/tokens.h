@@ -29,6 +29,7 @@ struct tokens_pair {
 struct tokens_client {
 	const char *user_agent;
 	const char *ip;
+	const char *email;           /* login: reset its failure count */
 };
 
 /*
@@ -62,6 +63,14 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 enum auth_err tokens_check_access(struct tokens *t, const char *token,
     size_t len, struct jwt_claims *claims, char *email)
     __attribute__((warn_unused_result));
+
+/*
+ * Revoke the session of a refresh token (logout). AUTH_ETOKEN when the
+ * token does not verify; a session already revoked is AUTH_OK (logout is
+ * idempotent). Fills claims.
+ */
+enum auth_err tokens_logout(struct tokens *t, const char *token, size_t len,
+    struct jwt_claims *claims) __attribute__((warn_unused_result));
 
 /* The contract's token pair JSON into out; its length, or -1. */
 long tokens_pair_json(const struct tokens_pair *p, char *out, size_t cap)

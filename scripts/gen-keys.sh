@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# gen-keys.sh [DIR]: make an RSA-2048 signing key pair for development.
+# gen-keys.sh [DIR]: make an RSA-2048 signing key pair (DIR/jwt_private.pem,
+# DIR/jwt_public.pem) and the DIR/retired/ directory rotate-keys.sh uses.
 # The private key is created mode 0600 (umask 077 from the first byte);
 # existing keys are never overwritten.
 set -euo pipefail
@@ -12,7 +13,7 @@ if [ -e "$priv" ]; then
 	echo "gen-keys: $priv exists; leaving it" >&2
 	exit 0
 fi
-mkdir -p "$dir"
+mkdir -p "$dir/retired"
 chmod 0700 "$dir"
 ( umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	-out "$priv" 2>/dev/null )

@@ -32,7 +32,7 @@ RUN_DIR=${RUN_DIR:-./run}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
 FCGI_CHILDREN=${FCGI_CHILDREN:-2}
-ENDPOINTS=${ENDPOINTS:-"register login refresh me healthz readyz metrics"}
+ENDPOINTS=${ENDPOINTS:-"register login refresh me logout logout_all sessions jwks healthz readyz metrics"}
 
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] ||
 	die "PORT must be an integer between 1 and 65535 (got '$PORT')"

@@ -110,7 +110,7 @@ static const struct app_endpoint ep_plain = {
 	.name = "apptest",
 	.path = "/apptest",
 	.methods = HTTP_POST | HTTP_GET,
-	.needs = 0,
+	.needs = APP_BODY,
 	.bearer = 0,
 	.handle = handle,
 };
@@ -118,7 +118,7 @@ static const struct app_endpoint ep_full = {
 	.name = "apptest",
 	.path = "/apptest",
 	.methods = HTTP_POST | HTTP_GET,
-	.needs = APP_VERIFY | APP_SIGN | APP_DB | APP_PASSWORD,
+	.needs = APP_VERIFY | APP_SIGN | APP_DB | APP_PASSWORD | APP_BODY,
 	.bearer = 1,
 	.handle = handle,
 };

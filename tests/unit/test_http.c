@@ -121,6 +121,7 @@ static int ht_setup(void **state)
 	t->route.name = "test";
 	t->route.methods = HTTP_POST;
 	t->route.bearer = 0;
+	t->route.body = 1;
 	t->route.max_body = 100;
 	t->route.handle = handler;
 	t->route.ctx = &t->ctx;

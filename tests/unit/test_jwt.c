@@ -11,10 +11,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
+#include <ftw.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "b64url.h"
@@ -2013,6 +2015,247 @@ static void test_sign_small_buffer(void **state)
 	assert_string_equal(small, tok);
 }
 
+/* ------------------------------------------------------------------ */
+/* retired-key directories in JWT_EXTRA_PUBLIC_KEYS                    */
+
+static int rm_cb(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* dir/name under the fixture dir, created empty (0700). */
+static void sub_dir(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%s", fx.dir, name);
+	assert_int_equal(mkdir(out, 0700), 0);
+}
+
+static void rm_tree(const char *dir)
+{
+	assert_int_equal(nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* After each directory test, even a failed one: no subdirectory stays. */
+static int extra_dir_teardown(void **state)
+{
+	static const char *const names[] = {
+		"retired", "empty", "bad", "bad2", "bad3", "dups",
+	};
+	char dir[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", fx.dir, names[i]);
+		if (access(dir, F_OK) == 0)
+			(void)nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	}
+	return 0;
+}
+
+/* Copy the fixture file src into dir/name. */
+static void put_copy(const char *dir, const char *name, const char *src)
+{
+	char path[256], buf[8192];
+	FILE *in = fopen(src, "r"), *out;
+	size_t n;
+
+	assert_non_null(in);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+static void put_text(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(write_text(path, text), 0);
+}
+
+/* Load a's key pair with extra; fails the test unless it loads. */
+static struct jwt_keys *load_extra(const char *extra)
+{
+	struct jwt_keys *ks = NULL;
+	char err[1024] = "";
+
+	if (jwt_keys_load(&ks, fx.path[F_A_PRIV], fx.path[F_A_PUB], extra, err,
+	    sizeof(err)) != 0)
+		fail_msg("load with extra '%s': %s", extra, err);
+	assert_non_null(ks);
+	return ks;
+}
+
+static void test_extra_dir(void **state)
+{
+	struct jwt_keys *ks;
+	char dir[128], rfc_kid[JWT_KID_SIZE], tok[TOKCAP];
+	struct jwt_claims c, out;
+	struct jwt_keys *old = NULL;
+	char err[512] = "";
+	long n;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), "retired");
+	put_copy(dir, "b.pem", fx.path[F_B_PUB]);
+	put_copy(dir, "rfc.pem", fx.path[F_RFC]);
+	/* Not *.pem: ignored, however unreadable as keys. */
+	put_text(dir, "notes.txt", "not a key\n");
+	put_text(dir, "b.pem.bak", "not a key\n");
+	put_text(dir, "pem", "not a key\n");
+	put_text(dir, ".pem", "not a key\n");
+	put_text(dir, ".hidden.pem", "not a key\n");
+	put_copy(dir, "c.PEM", fx.path[F_C_PUB]);
+
+	ks = load_extra(dir);
+	assert_int_equal(jwt_keys_count(ks), 3);
+	assert_string_equal(jwt_keys_kid(ks, 0), fx.kid_a);
+	/* In name order. */
+	assert_string_equal(jwt_keys_kid(ks, 1), fx.kid_b);
+	assert_string_equal(jwt_keys_kid(ks, 2), RFC_KID);
+	assert_null(jwt_keys_kid(ks, 3));
+	snprintf(rfc_kid, sizeof(rfc_kid), "%s", jwt_keys_kid(ks, 2));
+
+	/* A token of the retired key b verifies through the directory. */
+	assert_int_equal(jwt_keys_load(&old, fx.path[F_B_PRIV],
+	    fx.path[F_B_PUB], NULL, err, sizeof(err)), 0);
+	claims_std(&c, JWT_TYP_ACCESS);
+	n = jwt_sign(old, &c, &pol_plain, tok, sizeof(tok));
+	assert_true(n > 0);
+	assert_int_equal(jwt_verify(ks, tok, (size_t)n, JWT_TYP_ACCESS,
+	    &pol_plain, NOW, &out), AUTH_OK);
+	check_claims(&out, &c);
+	jwt_keys_free(old);
+	jwt_keys_free(ks);
+
+	/* A trailing slash names the same directory. */
+	{
+		char slash[160];
+
+		snprintf(slash, sizeof(slash), "%s/", dir);
+		ks = load_extra(slash);
+		assert_int_equal(jwt_keys_count(ks), 3);
+		jwt_keys_free(ks);
+	}
+	/* A directory beside a file in the list. */
+	{
+		char list[512];
+
+		snprintf(list, sizeof(list), "%s:%s", fx.path[F_B_PUB], dir);
+		ks = load_extra(list);
+		assert_int_equal(jwt_keys_count(ks), 3);
+		assert_string_equal(jwt_keys_kid(ks, 1), fx.kid_b);
+		assert_string_equal(jwt_keys_kid(ks, 2), rfc_kid);
+		jwt_keys_free(ks);
+	}
+	rm_tree(dir);
+}
+
+static void test_extra_dir_empty(void **state)
+{
+	struct jwt_keys *ks;
+	char dir[128], list[512];
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), "empty");
+	ks = load_extra(dir);
+	assert_int_equal(jwt_keys_count(ks), 1);
+	assert_string_equal(jwt_keys_kid(ks, 0), fx.kid_a);
+	jwt_keys_free(ks);
+
+	/* Only other files: nothing added either. */
+	put_text(dir, "README", "retired keys go here\n");
+	put_text(dir, "old.pub", "-----BEGIN PUBLIC KEY-----\n");
+	ks = load_extra(dir);
+	assert_int_equal(jwt_keys_count(ks), 1);
+	jwt_keys_free(ks);
+
+	/* An empty directory does not stop the rest of the list. */
+	snprintf(list, sizeof(list), "%s:%s", dir, fx.path[F_B_PUB]);
+	ks = load_extra(list);
+	assert_int_equal(jwt_keys_count(ks), 2);
+	assert_string_equal(jwt_keys_kid(ks, 1), fx.kid_b);
+	jwt_keys_free(ks);
+	rm_tree(dir);
+}
+
+static void test_extra_dir_garbage(void **state)
+{
+	struct jwt_keys *ks = NULL;
+	char dir[128], err[1024];
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), "bad");
+	put_copy(dir, "a-good.pem", fx.path[F_B_PUB]);
+	put_copy(dir, "z-bad.pem", fx.path[F_GARBAGE]);
+	expect_load_fail(fx.path[F_A_PRIV], fx.path[F_A_PUB], dir,
+	    "JWT_EXTRA_PUBLIC_KEYS");
+	expect_load_fail(NULL, fx.path[F_A_PUB], dir, "JWT_EXTRA_PUBLIC_KEYS");
+	memset(err, 0, sizeof(err));
+	assert_int_equal(jwt_keys_load(&ks, NULL, fx.path[F_A_PUB], dir, err,
+	    sizeof(err)), -1);
+	assert_null(ks);
+	/* The message names the offending file. */
+	if (strstr(err, "z-bad.pem") == NULL)
+		fail_msg("error '%s' does not name z-bad.pem", err);
+	rm_tree(dir);
+
+	/* An empty .pem and a too-small key are refused the same way. */
+	sub_dir(dir, sizeof(dir), "bad2");
+	put_text(dir, "empty.pem", "");
+	expect_load_fail(NULL, fx.path[F_A_PUB], dir, "JWT_EXTRA_PUBLIC_KEYS");
+	rm_tree(dir);
+	sub_dir(dir, sizeof(dir), "bad3");
+	put_copy(dir, "small.pem", fx.path[F_C_PUB]);
+	expect_load_fail(NULL, fx.path[F_A_PUB], dir, "JWT_EXTRA_PUBLIC_KEYS");
+	rm_tree(dir);
+}
+
+static void test_extra_duplicates(void **state)
+{
+	struct jwt_keys *ks;
+	char dir[128], list[512];
+
+	(void)state;
+	/* The same file twice. */
+	snprintf(list, sizeof(list), "%s:%s", fx.path[F_B_PUB],
+	    fx.path[F_B_PUB]);
+	ks = load_extra(list);
+	assert_int_equal(jwt_keys_count(ks), 2);
+	assert_string_equal(jwt_keys_kid(ks, 0), fx.kid_a);
+	assert_string_equal(jwt_keys_kid(ks, 1), fx.kid_b);
+	jwt_keys_free(ks);
+
+	/* The current key listed again as a retired one. */
+	ks = load_extra(fx.path[F_A_PUB]);
+	assert_int_equal(jwt_keys_count(ks), 1);
+	jwt_keys_free(ks);
+
+	/* Copies under other names, in a directory and beside it. */
+	sub_dir(dir, sizeof(dir), "dups");
+	put_copy(dir, "b1.pem", fx.path[F_B_PUB]);
+	put_copy(dir, "b2.pem", fx.path[F_B_PUB]);
+	put_copy(dir, "current.pem", fx.path[F_A_PUB]);
+	snprintf(list, sizeof(list), "%s:%s:%s:%s", fx.path[F_B_PUB], dir,
+	    fx.path[F_RFC], dir);
+	ks = load_extra(list);
+	assert_int_equal(jwt_keys_count(ks), 3);
+	assert_string_equal(jwt_keys_kid(ks, 0), fx.kid_a);
+	assert_string_equal(jwt_keys_kid(ks, 1), fx.kid_b);
+	assert_string_equal(jwt_keys_kid(ks, 2), RFC_KID);
+	jwt_keys_free(ks);
+	rm_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest jwt[] = {
@@ -2059,6 +2302,14 @@ int main(void)
 		cmocka_unit_test(test_extra_key_rotation),
 		cmocka_unit_test(test_verify_only),
 		cmocka_unit_test(test_sign_small_buffer),
+		cmocka_unit_test_teardown(test_extra_dir,
+		    extra_dir_teardown),
+		cmocka_unit_test_teardown(test_extra_dir_empty,
+		    extra_dir_teardown),
+		cmocka_unit_test_teardown(test_extra_dir_garbage,
+		    extra_dir_teardown),
+		cmocka_unit_test_teardown(test_extra_duplicates,
+		    extra_dir_teardown),
 	};
 
 	return cmocka_run_group_tests(jwt, group_setup, group_teardown);

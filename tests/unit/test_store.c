@@ -1,9 +1,11 @@
 /* test_store: users, sessions and refresh-token rotation over a real database. */
 #include "unit.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store.h"
 #include "valid.h"
@@ -699,6 +701,592 @@ static void test_me_deleted_user(void **state)
 	assert_string_equal(email, "stays@example.com");
 }
 
+/* ------------------------------------------------------------------ */
+/* sessions: revoke one, revoke all, list                              */
+
+/* A further session of user (ids->user kept, fresh sid and jti). */
+static void do_login(struct st *t, struct ids *ids, long long now,
+    long long expires_at, const char *ua, const char *ip)
+{
+	struct store_grant g;
+
+	assert_int_equal(valid_uuid_new(ids->sid), 0);
+	assert_int_equal(valid_uuid_new(ids->jti), 0);
+	g = grant(ids, ids->jti, now, expires_at);
+	g.user_agent = ua;
+	g.ip = ip;
+	assert_int_equal(store_login(t->store, &g), AUTH_OK);
+}
+
+/* Rotate ids->jti at now; ids->jti becomes the successor. */
+static void do_rotate(struct st *t, struct ids *ids, long long now)
+{
+	struct store_grant g;
+	enum store_rotation how = STORE_DEAD;
+	char next[VALID_UUID_SIZE];
+
+	assert_int_equal(valid_uuid_new(next), 0);
+	g = grant(ids, next, now, now + 3600);
+	assert_int_equal(store_rotate(t->store, ids->jti, &g, 0, &how),
+	    AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	memcpy(ids->jti, next, sizeof(next));
+}
+
+/* Tokens of session sid in state revoked (0 or 1). */
+static long long session_tokens(struct st *t, const char *sid, int revoked)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM refresh_tokens WHERE "
+	    "session_id = '%s' AND revoked = %d", sid, revoked);
+	return fx_int(t->fx.db, sql);
+}
+
+static long long user_rows(struct st *t, const char *table,
+    const char *user, const char *cond)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE user_id = "
+	    "'%s' AND %s", table, user, cond);
+	return fx_int(t->fx.db, sql);
+}
+
+static void test_session_revoke(void **state)
+{
+	struct st *t = *state;
+	struct ids a, a2, b;
+	char first[VALID_UUID_SIZE], ghost[VALID_UUID_SIZE];
+	char email[VALID_EMAIL_MAX + 1];
+
+	do_register(t, "rev@example.com", &a);
+	memcpy(first, a.jti, sizeof(first));
+	do_rotate(t, &a, NOW + 5);               /* a: 2 tokens, 1 live */
+	memcpy(a2.user, a.user, sizeof(a2.user));
+	do_login(t, &a2, NOW + 6, NOW + 3600, NULL, NULL);
+	do_register(t, "victim@example.com", &b);
+	assert_int_equal(session_tokens(t, a.sid, 0), 1);
+
+	/* Own live session: it and all its tokens are revoked. */
+	assert_int_equal(store_session_revoke(t->store, a.user, a.sid, NOW + 10),
+	    AUTH_OK);
+	assert_int_equal(session_col(t, a.sid, "revoked"), 1);
+	assert_int_equal(session_col(t, a.sid, "revoked_at"), NOW + 10);
+	assert_int_equal(session_tokens(t, a.sid, 0), 0);
+	assert_int_equal(session_tokens(t, a.sid, 1), 2);
+	assert_int_equal(token_col(t, a.jti, "revoked_at"), NOW + 10);
+	/* The rotated one keeps the time of its rotation. */
+	assert_int_equal(token_col(t, first, "revoked_at"), NOW + 5);
+	assert_int_equal(store_me(t->store, a.user, a.sid, email),
+	    AUTH_ETOKEN);
+	/* The user's other session lives on. */
+	assert_int_equal(session_col(t, a2.sid, "revoked"), 0);
+	assert_int_equal(token_col(t, a2.jti, "revoked"), 0);
+	assert_int_equal(store_me(t->store, a.user, a2.sid, email), AUTH_OK);
+
+	/* Again: not found, and the first revocation time stays. */
+	assert_int_equal(store_session_revoke(t->store, a.user, a.sid, NOW + 20),
+	    AUTH_ENOTFOUND);
+	assert_int_equal(session_col(t, a.sid, "revoked_at"), NOW + 10);
+	assert_int_equal(token_col(t, a.jti, "revoked_at"), NOW + 10);
+
+	/* Another user's session: not found, not touched. */
+	assert_int_equal(store_session_revoke(t->store, a.user, b.sid, NOW + 30),
+	    AUTH_ENOTFOUND);
+	assert_int_equal(session_col(t, b.sid, "revoked"), 0);
+	assert_int_equal(session_col(t, b.sid, "revoked_at IS NULL"), 1);
+	assert_int_equal(token_col(t, b.jti, "revoked"), 0);
+	assert_int_equal(store_me(t->store, b.user, b.sid, email), AUTH_OK);
+
+	/* Unknown ids. */
+	assert_int_equal(valid_uuid_new(ghost), 0);
+	assert_int_equal(store_session_revoke(t->store, a.user, ghost, NOW + 40),
+	    AUTH_ENOTFOUND);
+	assert_int_equal(store_session_revoke(t->store, ghost, a2.sid, NOW + 40),
+	    AUTH_ENOTFOUND);
+	assert_int_equal(session_col(t, a2.sid, "revoked"), 0);
+
+	/* The store still works after those rolled-back transactions. */
+	assert_int_equal(store_session_revoke(t->store, a.user, a2.sid,
+	    NOW + 50), AUTH_OK);
+	assert_int_equal(session_col(t, a2.sid, "revoked_at"), NOW + 50);
+	assert_int_equal(token_col(t, a2.jti, "revoked"), 1);
+	assert_counts(counts(t), 2, 3, 4);
+}
+
+static void test_revoke_user(void **state)
+{
+	struct st *t = *state;
+	struct ids a, a2, b, b2;
+	char first[VALID_UUID_SIZE], ghost[VALID_UUID_SIZE];
+	char email[VALID_EMAIL_MAX + 1];
+
+	do_register(t, "all@example.com", &a);
+	memcpy(first, a.jti, sizeof(first));
+	do_rotate(t, &a, NOW + 5);
+	memcpy(a2.user, a.user, sizeof(a2.user));
+	do_login(t, &a2, NOW + 6, NOW + 3600, "ua/2", NULL);
+	do_register(t, "keep@example.com", &b);
+	memcpy(b2.user, b.user, sizeof(b2.user));
+	do_login(t, &b2, NOW + 7, NOW + 3600, NULL, NULL);
+
+	assert_int_equal(store_revoke_user(t->store, a.user, NOW + 30), AUTH_OK);
+	assert_int_equal(user_rows(t, "sessions", a.user, "revoked = 0"), 0);
+	assert_int_equal(user_rows(t, "sessions", a.user,
+	    "revoked_at = 1700000030"), 2);
+	assert_int_equal(user_rows(t, "refresh_tokens", a.user, "revoked = 0"),
+	    0);
+	assert_int_equal(user_rows(t, "refresh_tokens", a.user, "revoked = 1"),
+	    3);
+	assert_int_equal(token_col(t, a.jti, "revoked_at"), NOW + 30);
+	assert_int_equal(token_col(t, a2.jti, "revoked_at"), NOW + 30);
+	assert_int_equal(token_col(t, first, "revoked_at"), NOW + 5);
+	assert_int_equal(store_me(t->store, a.user, a.sid, email), AUTH_ETOKEN);
+	assert_int_equal(store_me(t->store, a.user, a2.sid, email),
+	    AUTH_ETOKEN);
+
+	/* The other user is untouched. */
+	assert_int_equal(user_rows(t, "sessions", b.user, "revoked = 0"), 2);
+	assert_int_equal(user_rows(t, "sessions", b.user, "revoked_at IS NULL"),
+	    2);
+	assert_int_equal(user_rows(t, "refresh_tokens", b.user, "revoked = 0"),
+	    2);
+	assert_int_equal(store_me(t->store, b.user, b2.sid, email), AUTH_OK);
+
+	/* Again, or for nobody: nothing to do, not an error. */
+	assert_int_equal(store_revoke_user(t->store, a.user, NOW + 40), AUTH_OK);
+	assert_int_equal(token_col(t, a.jti, "revoked_at"), NOW + 30);
+	assert_int_equal(valid_uuid_new(ghost), 0);
+	assert_int_equal(store_revoke_user(t->store, ghost, NOW + 40), AUTH_OK);
+	assert_int_equal(user_rows(t, "refresh_tokens", b.user, "revoked = 0"),
+	    2);
+	assert_counts(counts(t), 2, 4, 5);
+}
+
+static void test_sessions_list(void **state)
+{
+	struct st *t = *state;
+	struct ids a, s2, s3, s4, s5, s6, s7, b;
+	struct store_session rows[8];
+	char ua[301], sql[256], ghost[VALID_UUID_SIZE];
+	size_t n = 99;
+
+	do_register(t, "list@example.com", &a);   /* NOW, ua/1, 192.0.2.1 */
+	do_rotate(t, &a, NOW + 50);               /* last used NOW + 50 */
+	memcpy(s2.user, a.user, sizeof(s2.user));
+	memcpy(s3.user, a.user, sizeof(s3.user));
+	memcpy(s4.user, a.user, sizeof(s4.user));
+	memcpy(s5.user, a.user, sizeof(s5.user));
+	memcpy(s6.user, a.user, sizeof(s6.user));
+	memcpy(s7.user, a.user, sizeof(s7.user));
+	do_login(t, &s2, NOW + 10, NOW + 3600, NULL, NULL);
+	memset(ua, 'u', sizeof(ua) - 1);
+	ua[sizeof(ua) - 1] = '\0';
+	do_login(t, &s3, NOW + 20, NOW + 3600, ua, "2001:db8::1");
+	do_login(t, &s4, NOW + 30, NOW + 3600, "revoked", NULL);
+	assert_int_equal(store_session_revoke(t->store, a.user, s4.sid,
+	    NOW + 31), AUTH_OK);
+	do_login(t, &s5, NOW + 40, NOW + 100, "expires", NULL);
+	do_login(t, &s6, NOW + 45, NOW + 3600, "token revoked", NULL);
+	snprintf(sql, sizeof(sql), "UPDATE refresh_tokens SET revoked = 1, "
+	    "revoked_at = 1 WHERE jti = '%s'", s6.jti);
+	assert_int_equal(fx_exec(t->fx.db, sql), SQLITE_OK);
+	/* Same second as s3, inserted later: newer. */
+	do_login(t, &s7, NOW + 20, NOW + 3600, "same second", "192.0.2.7");
+	do_register(t, "notmine@example.com", &b);
+
+	/* At NOW + 99, s5's token (expires NOW + 100) still counts. */
+	memset(rows, 0x5a, sizeof(rows));
+	assert_int_equal(store_sessions(t->store, a.user, NOW + 99, rows, 8, &n),
+	    AUTH_OK);
+	assert_int_equal(n, 5);
+	assert_string_equal(rows[0].id, s5.sid);
+	assert_string_equal(rows[1].id, s7.sid);
+	assert_string_equal(rows[2].id, s3.sid);
+	assert_string_equal(rows[3].id, s2.sid);
+	assert_string_equal(rows[4].id, a.sid);
+
+	/* At NOW + 100 it has expired (expires_at == now). */
+	memset(rows, 0x5a, sizeof(rows));
+	assert_int_equal(store_sessions(t->store, a.user, NOW + 100, rows, 8,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 4);
+	assert_string_equal(rows[0].id, s7.sid);
+	assert_string_equal(rows[1].id, s3.sid);
+	assert_string_equal(rows[2].id, s2.sid);
+	assert_string_equal(rows[3].id, a.sid);
+	assert_int_equal(rows[4].id[0], 0x5a);   /* nothing past n */
+
+	assert_int_equal(rows[0].created_at, NOW + 20);
+	assert_int_equal(rows[0].last_used_at, NOW + 20);
+	assert_string_equal(rows[0].user_agent, "same second");
+	assert_string_equal(rows[0].ip, "192.0.2.7");
+	/* A long user agent is cut to the field, NUL terminated. */
+	assert_int_equal(strlen(rows[1].user_agent), sizeof(rows[1].user_agent)
+	    - 1);
+	assert_int_equal(strspn(rows[1].user_agent, "u"),
+	    sizeof(rows[1].user_agent) - 1);
+	assert_string_equal(rows[1].ip, "2001:db8::1");
+	/* NULL columns read as "". */
+	assert_string_equal(rows[2].user_agent, "");
+	assert_string_equal(rows[2].ip, "");
+	assert_int_equal(rows[2].created_at, NOW + 10);
+	/* The rotated session: created at registration, used at rotation. */
+	assert_int_equal(rows[3].created_at, NOW);
+	assert_int_equal(rows[3].last_used_at, NOW + 50);
+	assert_string_equal(rows[3].user_agent, "ua/1");
+	assert_string_equal(rows[3].ip, "192.0.2.1");
+
+	/* max is respected. */
+	memset(rows, 0x5a, sizeof(rows));
+	assert_int_equal(store_sessions(t->store, a.user, NOW + 100, rows, 2,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].id, s7.sid);
+	assert_string_equal(rows[1].id, s3.sid);
+	assert_int_equal(rows[2].id[0], 0x5a);
+	memset(rows, 0x5a, sizeof(rows));
+	n = 99;
+	assert_int_equal(store_sessions(t->store, a.user, NOW + 100, rows, 0,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(rows[0].id[0], 0x5a);
+	n = 99;
+	assert_int_equal(store_sessions(t->store, a.user, NOW + 100, rows, 1,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].id, s7.sid);
+
+	/* Another user sees only its own; an unknown one sees none. */
+	assert_int_equal(store_sessions(t->store, b.user, NOW + 100, rows, 8,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].id, b.sid);
+	assert_int_equal(valid_uuid_new(ghost), 0);
+	n = 99;
+	assert_int_equal(store_sessions(t->store, ghost, NOW + 100, rows, 8,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 0);
+
+	/* Once everything expired, nothing is live. */
+	assert_int_equal(store_sessions(t->store, a.user, NOW + 5000, rows, 8,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* login throttling                                                    */
+
+static const struct store_throttle lim = { 300, 3, 5 };
+
+static long long attempts(struct st *t, const char *key, const char *col)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM login_attempts WHERE key = "
+	    "'%s'", col, key);
+	return fx_int(t->fx.db, sql);
+}
+
+static void throttle_expect(struct st *t, const char *email, const char *ip,
+    long long now, const struct store_throttle *l, enum auth_err want,
+    long want_retry)
+{
+	long retry = -77;
+
+	assert_int_equal(store_throttle_check(t->store, email, ip, now, l,
+	    &retry), want);
+	assert_int_equal(retry, want_retry);
+}
+
+static void test_throttle_email(void **state)
+{
+	struct st *t = *state;
+
+	throttle_expect(t, "t@example.com", "192.0.2.1", NOW, &lim, AUTH_OK, 0);
+	assert_int_equal(store_throttle_fail(t->store, "t@example.com",
+	    "192.0.2.1", NOW, &lim), AUTH_OK);
+	assert_int_equal(store_throttle_fail(t->store, "t@example.com",
+	    "192.0.2.1", NOW + 10, &lim), AUTH_OK);
+	assert_int_equal(attempts(t, "email:t@example.com", "failures"), 2);
+	assert_int_equal(attempts(t, "email:t@example.com", "window_start"),
+	    NOW);
+	assert_int_equal(attempts(t, "ip:192.0.2.1", "failures"), 2);
+	/* Below the limit. */
+	throttle_expect(t, "t@example.com", "192.0.2.1", NOW + 20, &lim, AUTH_OK, 0);
+
+	/* At the limit: retry when the window (start NOW) ends. */
+	assert_int_equal(store_throttle_fail(t->store, "t@example.com",
+	    "192.0.2.1", NOW + 20, &lim), AUTH_OK);
+	throttle_expect(t, "t@example.com", "192.0.2.1", NOW + 30, &lim,
+	    AUTH_ETHROTTLED, 270);
+	throttle_expect(t, "t@example.com", NULL, NOW + 30, &lim,
+	    AUTH_ETHROTTLED, 270);
+	throttle_expect(t, "t@example.com", "198.51.100.1", NOW + 299, &lim,
+	    AUTH_ETHROTTLED, 1);
+	/* Other emails from the same address are not held back (3 < 5). */
+	throttle_expect(t, "u@example.com", "192.0.2.1", NOW + 30, &lim, AUTH_OK, 0);
+	/* Keys are exact. */
+	throttle_expect(t, "T@example.com", NULL, NOW + 30, &lim, AUTH_OK, 0);
+
+	/* The window has ended at NOW + 300. */
+	throttle_expect(t, "t@example.com", "192.0.2.1", NOW + 300, &lim, AUTH_OK,
+	    0);
+	/* A failure then starts a new window, counting from 1. */
+	assert_int_equal(store_throttle_fail(t->store, "t@example.com", NULL,
+	    NOW + 300, &lim), AUTH_OK);
+	assert_int_equal(attempts(t, "email:t@example.com", "failures"), 1);
+	assert_int_equal(attempts(t, "email:t@example.com", "window_start"),
+	    NOW + 300);
+	/* Without an ip, the ip row is left alone. */
+	assert_int_equal(attempts(t, "ip:192.0.2.1", "failures"), 3);
+	assert_int_equal(attempts(t, "ip:192.0.2.1", "window_start"), NOW);
+	throttle_expect(t, "t@example.com", NULL, NOW + 301, &lim, AUTH_OK, 0);
+	assert_int_equal(store_throttle_fail(t->store, "t@example.com", NULL,
+	    NOW + 310, &lim), AUTH_OK);
+	assert_int_equal(store_throttle_fail(t->store, "t@example.com", NULL,
+	    NOW + 320, &lim), AUTH_OK);
+	throttle_expect(t, "t@example.com", NULL, NOW + 330, &lim, AUTH_ETHROTTLED,
+	    270);
+	assert_int_equal(fx_count(t->fx.db, "login_attempts"), 2);
+}
+
+static void test_throttle_ip(void **state)
+{
+	static const struct store_throttle ipl = { 600, 10, 2 };
+	struct st *t = *state;
+
+	assert_int_equal(store_throttle_fail(t->store, "a@example.com",
+	    "203.0.113.5", NOW, &ipl), AUTH_OK);
+	throttle_expect(t, "c@example.com", "203.0.113.5", NOW + 1, &ipl, AUTH_OK,
+	    0);
+	assert_int_equal(store_throttle_fail(t->store, "b@example.com",
+	    "203.0.113.5", NOW + 100, &ipl), AUTH_OK);
+	/* The address is at its limit though no email is. */
+	throttle_expect(t, "c@example.com", "203.0.113.5", NOW + 150, &ipl,
+	    AUTH_ETHROTTLED, 450);
+	/* ip NULL skips the address check; another address is fine. */
+	throttle_expect(t, "c@example.com", NULL, NOW + 150, &ipl, AUTH_OK, 0);
+	throttle_expect(t, "c@example.com", "203.0.113.6", NOW + 150, &ipl,
+	    AUTH_OK, 0);
+	/* An email equal to the address is another key. */
+	throttle_expect(t, "203.0.113.5", NULL, NOW + 150, &ipl, AUTH_OK, 0);
+	assert_int_equal(attempts(t, "email:a@example.com", "failures"), 1);
+	assert_int_equal(attempts(t, "email:b@example.com", "failures"), 1);
+	assert_int_equal(attempts(t, "ip:203.0.113.5", "failures"), 2);
+
+	/* Both limits hit: the later of the two retry times. */
+	{
+		static const struct store_throttle both = { 300, 1, 2 };
+
+		assert_int_equal(store_throttle_fail(t->store, "x@example.com",
+		    NULL, NOW, &both), AUTH_OK);
+		assert_int_equal(store_throttle_fail(t->store, "y@example.com",
+		    "198.51.100.9", NOW + 100, &both), AUTH_OK);
+		assert_int_equal(store_throttle_fail(t->store, "z@example.com",
+		    "198.51.100.9", NOW + 100, &both), AUTH_OK);
+		throttle_expect(t, "x@example.com", "198.51.100.9", NOW + 150,
+		    &both, AUTH_ETHROTTLED, 250);
+		throttle_expect(t, "x@example.com", NULL, NOW + 150, &both,
+		    AUTH_ETHROTTLED, 150);
+		throttle_expect(t, "w@example.com", "198.51.100.9", NOW + 150,
+		    &both, AUTH_ETHROTTLED, 250);
+		/* Email window over, address window not. */
+		throttle_expect(t, "x@example.com", "198.51.100.9", NOW + 350,
+		    &both, AUTH_ETHROTTLED, 50);
+		throttle_expect(t, "x@example.com", "198.51.100.9", NOW + 400,
+		    &both, AUTH_OK, 0);
+	}
+}
+
+static void test_throttle_reset_on_login(void **state)
+{
+	struct st *t = *state;
+	struct ids a, a2, ghost;
+	struct store_grant g;
+
+	do_register(t, "reset@example.com", &a);
+	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
+	    "192.0.2.50", NOW, &lim), AUTH_OK);
+	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
+	    "192.0.2.50", NOW + 1, &lim), AUTH_OK);
+	assert_int_equal(store_throttle_fail(t->store, "other@example.com",
+	    NULL, NOW + 1, &lim), AUTH_OK);
+	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
+	    "192.0.2.50", NOW + 2, &lim), AUTH_OK);
+	throttle_expect(t, "reset@example.com", NULL, NOW + 3, &lim,
+	    AUTH_ETHROTTLED, 297);
+
+	/* A login that fails (no such user) rolls the reset back too. */
+	new_ids(&ghost);
+	g = grant(&ghost, ghost.jti, NOW + 3, NOW + 3600);
+	g.email = "reset@example.com";
+	assert_int_equal(store_login(t->store, &g), AUTH_EINTERNAL);
+	assert_int_equal(attempts(t, "email:reset@example.com", "failures"), 3);
+
+	/* A successful login clears that email's count, and only that. */
+	memcpy(a2.user, a.user, sizeof(a2.user));
+	assert_int_equal(valid_uuid_new(a2.sid), 0);
+	assert_int_equal(valid_uuid_new(a2.jti), 0);
+	g = grant(&a2, a2.jti, NOW + 4, NOW + 3600);
+	g.email = "reset@example.com";
+	assert_int_equal(store_login(t->store, &g), AUTH_OK);
+	assert_int_equal(attempts(t, "email:reset@example.com", "count(*)"), 0);
+	throttle_expect(t, "reset@example.com", NULL, NOW + 5, &lim, AUTH_OK, 0);
+	assert_int_equal(attempts(t, "ip:192.0.2.50", "failures"), 3);
+	assert_int_equal(attempts(t, "email:other@example.com", "failures"), 1);
+	assert_int_equal(session_col(t, a2.sid, "revoked"), 0);
+
+	/* Without g.email nothing is reset. */
+	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
+	    NULL, NOW + 6, &lim), AUTH_OK);
+	assert_int_equal(valid_uuid_new(a2.sid), 0);
+	assert_int_equal(valid_uuid_new(a2.jti), 0);
+	g = grant(&a2, a2.jti, NOW + 7, NOW + 3600);
+	assert_int_equal(store_login(t->store, &g), AUTH_OK);
+	assert_int_equal(attempts(t, "email:reset@example.com", "failures"), 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* readiness and gauges                                                */
+
+static int is_migration(const struct dirent *d)
+{
+	const char *n = d->d_name;
+	size_t len = strlen(n);
+
+	return len > 8 && n[0] >= '0' && n[0] <= '9' && n[1] >= '0' &&
+	    n[1] <= '9' && n[2] >= '0' && n[2] <= '9' && n[3] == '_' &&
+	    strcmp(n + len - 4, ".sql") == 0;
+}
+
+/* Version ("NNN") of the newest schema/NNN_*.sql (cwd: repository root). */
+static void newest_migration(char *version, size_t cap)
+{
+	struct dirent **names = NULL;
+	int n = scandir("schema", &names, is_migration, alphasort), i;
+
+	assert_true(n > 0);
+	snprintf(version, cap, "%.3s", names[n - 1]->d_name);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void test_schema_version(void **state)
+{
+	struct st *t = *state;
+	char want[8], version[8], moved[FX_PATH_MAX + 16];
+
+	newest_migration(want, sizeof(want));
+	assert_int_equal(strlen(want), 3);
+	memset(version, 0, sizeof(version));
+	assert_int_equal(store_schema_version(t->store, version), AUTH_OK);
+	assert_string_equal(version, want);
+
+	/* The file renamed away: the open connection no longer counts. */
+	snprintf(moved, sizeof(moved), "%s.moved", t->fx.db);
+	assert_int_equal(rename(t->fx.db, moved), 0);
+	assert_int_equal(store_schema_version(t->store, version), AUTH_EUNAVAIL);
+	assert_int_equal(rename(moved, t->fx.db), 0);
+	assert_int_equal(store_schema_version(t->store, version), AUTH_OK);
+	assert_string_equal(version, want);
+}
+
+static void test_counters(void **state)
+{
+	struct st *t = *state;
+	struct ids a, a2, b;
+	int64_t users = -1, tokens = -1;
+	char sql[128];
+
+	assert_int_equal(store_counters(t->store, &users, &tokens), AUTH_OK);
+	assert_int_equal(users, 0);
+	assert_int_equal(tokens, 0);
+
+	do_register(t, "c1@example.com", &a);
+	do_register(t, "c2@example.com", &b);
+	memcpy(a2.user, a.user, sizeof(a2.user));
+	do_login(t, &a2, NOW + 1, NOW + 3600, NULL, NULL);
+	do_rotate(t, &a, NOW + 2);               /* one revoked, one new */
+	assert_int_equal(store_counters(t->store, &users, &tokens), AUTH_OK);
+	assert_int_equal(users, 2);
+	assert_int_equal(tokens, 3);
+
+	assert_int_equal(store_session_revoke(t->store, a.user, a2.sid, NOW + 3),
+	    AUTH_OK);
+	assert_int_equal(store_counters(t->store, &users, &tokens), AUTH_OK);
+	assert_int_equal(users, 2);
+	assert_int_equal(tokens, 2);
+
+	/* Deleting a user (cascading to its tokens) is counted as well. */
+	snprintf(sql, sizeof(sql), "DELETE FROM users WHERE id = '%s'", b.user);
+	assert_int_equal(fx_exec(t->fx.db, sql), SQLITE_OK);
+	assert_int_equal(store_counters(t->store, &users, &tokens), AUTH_OK);
+	assert_int_equal(users, 1);
+	assert_int_equal(tokens, 1);
+
+	/* Always what the tables say. */
+	assert_int_equal(users, fx_count(t->fx.db, "users"));
+	assert_int_equal(tokens, fx_int(t->fx.db, "SELECT count(*) FROM "
+	    "refresh_tokens WHERE revoked = 0"));
+	assert_int_equal(store_revoke_user(t->store, a.user, NOW + 4), AUTH_OK);
+	assert_int_equal(store_counters(t->store, &users, &tokens), AUTH_OK);
+	assert_int_equal(users, 1);
+	assert_int_equal(tokens, 0);
+}
+
+/* A database migrated to 001 only, at dir/old.db. */
+static void make_db_001(struct st *t, char *path, size_t cap)
+{
+	char sdir[FX_PATH_MAX + 16], src[64], dst[FX_PATH_MAX + 48];
+	char cmd[4 * FX_PATH_MAX];
+	char *sql;
+	size_t len = 0;
+
+	snprintf(sdir, sizeof(sdir), "%s/schema001", t->fx.dir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	snprintf(src, sizeof(src), "schema/001_initial.sql");
+	snprintf(dst, sizeof(dst), "%s/001_initial.sql", sdir);
+	sql = fx_read_file(src, &len);
+	assert_non_null(sql);
+	assert_int_equal(fx_write_file(dst, sql, len), 0);
+	free(sql);
+	snprintf(path, cap, "%s/old.db", t->fx.dir);
+	snprintf(cmd, sizeof(cmd), "SCHEMA_DIR='%s' DATABASE_URL='sqlite:///%s' "
+	    "ENV_FILE=/dev/null scripts/migrate.sh >/dev/null", sdir, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_counters_pending_migration(void **state)
+{
+	struct st *t = *state;
+	struct store *s = NULL;
+	struct ids a;
+	struct store_grant g;
+	char path[FX_PATH_MAX + 16], err[512] = "", version[8];
+	int64_t users = -1, tokens = -1;
+
+	make_db_001(t, path, sizeof(path));
+	/* Every endpoint still starts on the older schema. */
+	assert_int_equal(store_open(&s, path, 2000, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(s, version), AUTH_OK);
+	assert_string_equal(version, "001");
+	assert_int_equal(store_counters(s, &users, &tokens), AUTH_EUNAVAIL);
+	assert_int_equal(store_counters(s, &users, &tokens), AUTH_EUNAVAIL);
+	new_ids(&a);
+	g = grant(&a, a.jti, NOW, NOW + 3600);
+	assert_int_equal(store_register(s, "old@example.com", "h", &g), AUTH_OK);
+
+	/* Once 002 is applied, the same connection reads the gauges. */
+	assert_int_equal(fx_make_db(path), 0);
+	assert_int_equal(store_counters(s, &users, &tokens), AUTH_OK);
+	assert_int_equal(users, 1);
+	assert_int_equal(tokens, 1);
+	store_close(s);
+}
+
 static void test_close_null(void **state)
 {
 	(void)state;
@@ -728,6 +1316,15 @@ int main(void)
 		T(test_rotate_revoked_session),
 		T(test_me),
 		T(test_me_deleted_user),
+		T(test_session_revoke),
+		T(test_revoke_user),
+		T(test_sessions_list),
+		T(test_throttle_email),
+		T(test_throttle_ip),
+		T(test_throttle_reset_on_login),
+		T(test_schema_version),
+		T(test_counters),
+		T(test_counters_pending_migration),
 		cmocka_unit_test(test_close_null),
 	};
 #undef T

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# purge.sh [--grace SECONDS] [--batch ROWS]: delete what can never be used
+# again, in small batches (each its own short write transaction, so the
+# service keeps serving; safe from cron):
+#   - refresh tokens expired for longer than the grace period (default 7
+#     days: they still tell a late replay from garbage until then);
+#   - sessions left without any refresh token;
+#   - login-attempt counters whose window ended.
+# Rotated or revoked tokens that have not expired are kept: they are what
+# replay detection looks up.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+env_load "${ENV_FILE:-.env}"
+
+grace=604800
+batch=1000
+while [ $# -gt 0 ]; do
+	case $1 in
+	--grace) grace=$2; shift 2 ;;
+	--batch) batch=$2; shift 2 ;;
+	*) die "usage: purge.sh [--grace SECONDS] [--batch ROWS]" ;;
+	esac
+done
+[[ $grace =~ ^[0-9]+$ ]] || die "--grace must be a number of seconds"
+[[ $batch =~ ^[0-9]+$ ]] && [ "$batch" -ge 1 ] && [ "$batch" -le 100000 ] ||
+	die "--batch must be between 1 and 100000"
+window=${LOGIN_WINDOW:-900}
+[[ $window =~ ^[0-9]+$ ]] || die "LOGIN_WINDOW must be a number"
+db=$(db_path) || exit 1
+[ -w "$db" ] || die "DATABASE_URL: $db is not writable"
+
+# purge_batches LABEL SQL: run SQL (a DELETE ... LIMIT) until it deletes nothing.
+purge_batches() {
+	local label=$1 sql=$2 n total=0
+	while :; do
+		n=$(sqlite3 -batch -bail "$db" ".timeout ${DB_BUSY_TIMEOUT_MS:-5000}" \
+			"PRAGMA foreign_keys=ON;" "BEGIN IMMEDIATE;" "$sql" \
+			"SELECT changes();" "COMMIT;")
+		total=$((total + n))
+		[ "$n" -lt "$batch" ] && break
+	done
+	echo "purge: $total $label"
+}
+
+now=$(date +%s)
+purge_batches "expired refresh tokens" \
+	"DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < $((now - grace)) LIMIT $batch);"
+purge_batches "sessions without tokens" \
+	"DELETE FROM sessions WHERE rowid IN (SELECT s.rowid FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id) LIMIT $batch);"
+purge_batches "stale login counters" \
+	"DELETE FROM login_attempts WHERE rowid IN (SELECT rowid FROM login_attempts WHERE window_start + $window <= $now LIMIT $batch);"
