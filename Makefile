@@ -13,7 +13,8 @@ COVERAGE_GATE ?= 80
 COMMON    := err b64url config valid json log jwt password db store tokens \
              metrics prefork \
              http app
-ENDPOINTS := register login refresh me healthz readyz metrics
+ENDPOINTS := register login refresh me logout logout_all sessions jwks \
+             healthz readyz metrics
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -37,7 +38,8 @@ LIB_OBJS := $(COMMON:%=$(BUILD)/common/%.o)
 BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all deps run start stop migrate keys test unit-build lint install clean
+.PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
+        install clean
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -90,10 +92,38 @@ keys:
 
 unit-build: $(TESTS)
 
-# The whole suite on the coverage build; tests/run.sh prints the summary.
+# The whole suite: unit + integration on the coverage build (with the
+# gate), again on the ASan/UBSan build, the fuzzers for FUZZ_SECONDS each,
+# valgrind on the unit tests. tests/run.sh prints "N passed, N failed".
+FUZZ_SECONDS ?= 60
 test: deps
 	$(MAKE) MODE=cov all unit-build
+	$(MAKE) MODE=asan all unit-build
+	$(MAKE) fuzz-build
+	tests/run.sh --build build/cov --gate $(COVERAGE_GATE) --asan build/asan \
+	    --fuzz $(FUZZ_SECONDS) --valgrind
+
+# Unit + integration + coverage only: the quick loop while developing.
+test-quick: deps
+	$(MAKE) MODE=cov all unit-build
 	tests/run.sh --build build/cov --gate $(COVERAGE_GATE)
+
+# libFuzzer targets (clang): the request body path and JWT verification,
+# over the library built with the same sanitizers.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all
+FUZZ_TARGETS := body jwt
+fuzz-build: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+build/fuzz/common/%.o: common/%.c common/*.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CLANG   $@")
+	$(Q)clang $(CPPFLAGS) $(WARN) -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	    -fno-sanitize-recover=all -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON:%=build/fuzz/common/%.o)
+	@$(if $(Q),echo "  CLANG   $@")
+	$(Q)clang $(CPPFLAGS) $(WARN) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Static analysis of the code we write; both must stay silent.
 lint:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# run.sh [--build DIR] [--gate PCT]: the whole test suite on one build.
-#   unit tests (cmocka, TAP), integration tests (bats against the real stack
-#   built in DIR), then line coverage over common/ and cgi-bin/ with a gate.
+# run.sh [--build DIR] [--gate PCT] [--asan DIR] [--fuzz SECONDS] [--valgrind]
+#   unit tests (cmocka, TAP) and integration tests (bats against the real
+#   stack built in DIR), line coverage over common/ and cgi-bin/ with a gate;
+#   --asan: the same suites on an ASan/UBSan build, failing on any report;
+#   --fuzz: each libFuzzer target in build/fuzz for SECONDS from its corpus;
+#   --valgrind: memcheck on every unit test of DIR.
 # Ends with "N passed, N failed"; exits non-zero on any failure or a
 # coverage figure under the gate.
 set -uo pipefail
@@ -10,11 +13,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 build=build/cov
 gate=80
+asan=""
+fuzz=0
+valgrind=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
 	--gate) gate=$2; shift 2 ;;
-	*) echo "usage: run.sh [--build DIR] [--gate PCT]" >&2; exit 2 ;;
+	--asan) asan=$2; shift 2 ;;
+	--fuzz) fuzz=$2; shift 2 ;;
+	--valgrind) valgrind=1; shift ;;
+	*) echo "usage: run.sh [--build DIR] [--gate PCT] [--asan DIR] [--fuzz S] [--valgrind]" >&2
+	   exit 2 ;;
 	esac
 done
 
@@ -44,30 +54,45 @@ if ls "$build"/common/*.gcno >/dev/null 2>&1; then
 	find "$build" -name '*.gcda' -delete
 fi
 
-echo "== unit tests"
-for t in "$build"/tests/unit/test_*; do
-	[ -x "$t" ] || continue
-	name=$(basename "$t")
-	CMOCKA_MESSAGE_OUTPUT=TAP "$t" > "$out/$name.tap" 2>"$out/$name.err"
-	rc=$?
-	printf '%-22s %3d ok, %d not ok\n' "$name" "$(grep -cE '^ok ' "$out/$name.tap")" \
-		"$(grep -cE '^not ok ' "$out/$name.tap")"
-	count_tap "$name" "$out/$name.tap"
-	if [ $rc -ne 0 ] && ! grep -qE '^not ok ' "$out/$name.tap"; then
-		echo "$name exited $rc without a failing test:"; tail -20 "$out/$name.err"
-		failed=$((failed + 1)); failures+=("$name (exit $rc)")
-	fi
-done
+# check_pass NAME: count one passed check; check_fail NAME: one failed.
+check_pass() { passed=$((passed + 1)); echo "  ok $1"; }
+check_fail() { failed=$((failed + 1)); failures+=("$1"); echo "  not ok $1"; }
 
-echo "== integration tests"
-BIN_DIR="$root/$build/cgi-bin" bats --tap tests/integration > "$out/bats.tap" 2>&1
-rc=$?
-grep -E '^(ok|not ok) ' "$out/bats.tap" | sed 's/^/  /'
-count_tap bats "$out/bats.tap"
-if [ $rc -ne 0 ] && ! grep -qE '^not ok ' "$out/bats.tap"; then
-	echo "bats exited $rc:"; tail -20 "$out/bats.tap"
-	failed=$((failed + 1)); failures+=("bats (exit $rc)")
-fi
+# unit_tests BUILD: every cmocka test binary of BUILD.
+unit_tests() {
+	local t name rc
+	for t in "$1"/tests/unit/test_*; do
+		[ -x "$t" ] && [[ $t != *.gc* ]] || continue
+		name=$(basename "$t")
+		CMOCKA_MESSAGE_OUTPUT=TAP "$t" > "$out/$name.tap" 2>"$out/$name.err"
+		rc=$?
+		printf '  %-22s %3d ok, %d not ok\n' "$name" "$(grep -cE '^ok ' "$out/$name.tap")" \
+			"$(grep -E '^not ok ' "$out/$name.tap" | grep -cv '# SKIP')"
+		count_tap "$name" "$out/$name.tap"
+		if [ $rc -ne 0 ] && ! grep -qE '^not ok ' "$out/$name.tap"; then
+			echo "$name exited $rc without a failing test:"; tail -20 "$out/$name.err"
+			check_fail "$name (exit $rc)"
+		fi
+	done
+}
+
+# integration_tests BUILD: the bats suite against BUILD's binaries.
+integration_tests() {
+	local rc
+	BIN_DIR="$root/$1/cgi-bin" bats --tap tests/integration > "$out/bats.tap" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) ' "$out/bats.tap" | sed 's/^/  /'
+	count_tap bats "$out/bats.tap"
+	if [ $rc -ne 0 ] && ! grep -qE '^not ok ' "$out/bats.tap"; then
+		echo "bats exited $rc:"; tail -20 "$out/bats.tap"
+		check_fail "bats (exit $rc)"
+	fi
+}
+
+echo "== unit tests ($build)"
+unit_tests "$build"
+echo "== integration tests ($build)"
+integration_tests "$build"
 
 if [ $coverage -eq 1 ]; then
 	echo "== coverage (lines, common/ and cgi-bin/)"
@@ -87,6 +112,65 @@ if [ $coverage -eq 1 ]; then
 	else
 		echo "coverage: ${pct}% of lines (gate ${gate}%); report in coverage/lcov.info"
 	fi
+fi
+
+if [ -n "$asan" ]; then
+	# Every process of the run (tests, endpoints, masters) reports here.
+	mkdir -p "$out/asan"
+	export ASAN_OPTIONS="log_path=$out/asan/report:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$out/asan/report:print_stacktrace=1:halt_on_error=1"
+	echo "== unit tests ($asan, ASan + UBSan)"
+	unit_tests "$asan"
+	echo "== integration tests ($asan, ASan + UBSan)"
+	integration_tests "$asan"
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+	if ls "$out"/asan/report.* >/dev/null 2>&1; then
+		head -60 "$out"/asan/report.*
+		check_fail "sanitizer reports ($(ls "$out"/asan/report.* | wc -l))"
+	else
+		check_pass "no sanitizer report"
+	fi
+fi
+
+if [ "$fuzz" -gt 0 ]; then
+	echo "== fuzzing (${fuzz}s per target)"
+	pids=()
+	for f in build/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=${f##*/fuzz_}
+		mkdir -p "$out/corpus-$name"
+		# New inputs go to the scratch corpus; the committed seeds stay as they are.
+		"$f" -max_total_time="$fuzz" -max_len=8192 -timeout=10 -rss_limit_mb=1024 \
+			-artifact_prefix="$out/$name-" "$out/corpus-$name" "tests/fuzz/corpus/$name" \
+			> "$out/fuzz-$name.log" 2>&1 &
+		pids+=("$!:$name")
+	done
+	for p in "${pids[@]}"; do
+		if wait "${p%%:*}"; then
+			check_pass "fuzz_${p#*:} ($(grep -oE 'Done [0-9]+ runs' "$out/fuzz-${p#*:}.log"))"
+		else
+			tail -40 "$out/fuzz-${p#*:}.log"
+			check_fail "fuzz_${p#*:}"
+		fi
+	done
+fi
+
+if [ "$valgrind" -eq 1 ]; then
+	echo "== valgrind memcheck (unit tests of $build)"
+	for t in "$build"/tests/unit/test_*; do
+		[ -x "$t" ] && [[ $t != *.gc* ]] && echo "$t"
+	done | xargs -P "$(nproc)" -I{} sh -c 'CMOCKA_MESSAGE_OUTPUT=TAP valgrind -q \
+		--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--show-leak-kinds=definite,indirect "$1" > "$2/vg-$(basename "$1").log" 2>&1;
+		echo "$? $(basename "$1")"' _ {} "$out" > "$out/valgrind.results"
+	while read -r rc name; do
+		if [ "$rc" = 99 ]; then
+			grep -E '^==' "$out/vg-$name.log" | head -30
+			check_fail "valgrind $name"
+		else
+			check_pass "valgrind $name"
+		fi
+	done < "$out/valgrind.results"
 fi
 
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
