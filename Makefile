@@ -39,6 +39,7 @@ BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
+        bench bench-scale \
         install clean
 .DEFAULT_GOAL := all
 
@@ -124,6 +125,13 @@ build/fuzz/common/%.o: common/%.c common/*.h
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON:%=build/fuzz/common/%.o)
 	@$(if $(Q),echo "  CLANG   $@")
 	$(Q)clang $(CPPFLAGS) $(WARN) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks of the running stack (not part of make test or CI).
+bench: deps
+	bench/run.sh
+
+bench-scale: deps
+	bench/run.sh --scale
 
 # Static analysis of the code we write; both must stay silent.
 lint:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -14,6 +15,8 @@
 struct db {
 	sqlite3 *conn;
 	struct db_stmt *begin, *commit, *rollback;
+	long busy_timeout_ms;
+	struct timespec busy_since;
 };
 
 /* The opaque statement is the SQLite statement itself. */
@@ -55,6 +58,31 @@ enum auth_err db_error(struct db *db)
 	return db_conn_error(db->conn);
 }
 
+/*
+ * Busy handler: SQLite's own (sqlite3_busy_timeout) sleeps 1, 2, 5 ... 100
+ * ms between tries, which under concurrent writers (every refresh is one)
+ * leaves the lock free while the waiters sleep. Writes here hold the lock
+ * for well under a millisecond, so retry every 50-500 us until the
+ * configured timeout.
+ */
+static int db_busy(void *ctx, int count)
+{
+	struct db *db = ctx;
+	struct timespec now, pause = { 0, 0 };
+	long waited_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (count == 0)
+		db->busy_since = now;
+	waited_ms = (now.tv_sec - db->busy_since.tv_sec) * 1000L +
+	    (now.tv_nsec - db->busy_since.tv_nsec) / 1000000L;
+	if (waited_ms >= db->busy_timeout_ms)
+		return 0;
+	pause.tv_nsec = 50000L * (count < 10 ? count + 1 : 10);
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
 /* The directory part of path into buf. */
 static void db_dirname(const char *path, char *buf, size_t cap)
 {
@@ -80,6 +108,7 @@ int db_open(struct db **out, const char *path, long busy_timeout_ms,
 		snprintf(err, errlen, "out of memory opening the database");
 		return -1;
 	}
+	db->busy_timeout_ms = busy_timeout_ms;
 	db_dirname(path, dir, sizeof(dir));
 	if (access(path, R_OK | W_OK) != 0 || access(dir, W_OK | X_OK) != 0) {
 		snprintf(err, errlen, "DATABASE_URL: %s is missing or not "
@@ -90,7 +119,7 @@ int db_open(struct db **out, const char *path, long busy_timeout_ms,
 	rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK ||
-	    sqlite3_busy_timeout(db->conn, (int)busy_timeout_ms) != SQLITE_OK ||
+	    sqlite3_busy_handler(db->conn, db_busy, db) != SQLITE_OK ||
 	    sqlite3_exec(db->conn, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "DATABASE_URL: cannot open %s: %s", path,
 		    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");

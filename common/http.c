@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "log.h"
@@ -30,6 +32,7 @@ extern char **environ;
 #define HTTP_ACCEPT_FAILURES 100
 
 struct http_conn {
+	uint64_t rid_state[2];         /* request id generator, seeded per process */
 	FCGX_Request fcgi;
 	int is_cgi;
 	char **envp;
@@ -322,6 +325,32 @@ static long long http_now_us(void)
 	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
+/*
+ * A fresh request id, UUID-shaped. Ids must be unique, not secret, so a
+ * xorshift128+ generator seeded once per process from the CSPRNG serves,
+ * without a trip through OpenSSL's DRBG on every request.
+ */
+static void http_request_id_new(struct http_conn *c, char *out)
+{
+	uint64_t v[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		uint64_t s1 = c->rid_state[0], s0 = c->rid_state[1];
+
+		c->rid_state[0] = s0;
+		s1 ^= s1 << 23;
+		c->rid_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+		v[i] = c->rid_state[1] + s0;
+	}
+	snprintf(out, HTTP_REQUEST_ID_MAX + 1, "%08llx-%04llx-4%03llx-%04llx-%012llx",
+	    (unsigned long long)(v[0] >> 32),
+	    (unsigned long long)((v[0] >> 16) & 0xffff),
+	    (unsigned long long)(v[0] & 0xfff),
+	    (unsigned long long)(((v[1] >> 48) & 0x3fff) | 0x8000),
+	    (unsigned long long)(v[1] & 0xffffffffffffULL));
+}
+
 /* One request, from parameters to access log. */
 static void http_handle(struct http_conn *c)
 {
@@ -342,8 +371,8 @@ static void http_handle(struct http_conn *c)
 	rid = http_param(&req, "HTTP_X_REQUEST_ID");
 	if (rid != NULL && http_request_id_ok(rid))
 		snprintf(req.request_id, sizeof(req.request_id), "%s", rid);
-	else if (valid_uuid_new(req.request_id) != 0)
-		snprintf(req.request_id, sizeof(req.request_id), "-");
+	else
+		http_request_id_new(c, req.request_id);
 	log_set_request(req.request_id);
 	rc = http_prepare(c, &req);
 	if (rc == AUTH_EINVAL)
@@ -396,6 +425,9 @@ int http_serve(const struct http_route *route)
 	if (c == NULL)
 		return 1;
 	c->route = route;
+	if (RAND_bytes((unsigned char *)c->rid_state, sizeof(c->rid_state)) != 1 ||
+	    (c->rid_state[0] | c->rid_state[1]) == 0)
+		goto out;
 	c->body = malloc(route->max_body + 1);
 	if (c->body == NULL || FCGX_Init() != 0)
 		goto out;

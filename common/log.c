@@ -6,6 +6,7 @@
  */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,9 +14,17 @@
 
 #include "valid.h"
 
-/* Process identity and the request in progress: set by main and http. */
+/* Process identity and the request in progress: set by main and http.
+ * The pid is cached (a syscall per line otherwise) and forgotten in a
+ * forked child. */
 static const char *log_endpoint = "auth";
 static const char *log_request_id;
+static pid_t log_pid;
+
+static void log_forget_pid(void)
+{
+	log_pid = 0;
+}
 
 static const char *const log_level_names[] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info",
@@ -24,7 +33,11 @@ static const char *const log_level_names[] = {
 
 void log_set_endpoint(const char *endpoint)
 {
+	static int registered;
+
 	log_endpoint = endpoint;
+	if (!registered && pthread_atfork(NULL, NULL, log_forget_pid) == 0)
+		registered = 1;
 }
 
 void log_set_request(const char *request_id)
@@ -120,7 +133,9 @@ void log_write(enum log_level level, const char *event,
 	log_key(&b, "endpoint");
 	log_string(&b, log_endpoint);
 	log_key(&b, "pid");
-	log_int(&b, (long long)getpid());
+	if (log_pid == 0)
+		log_pid = getpid();
+	log_int(&b, (long long)log_pid);
 	if (log_request_id != NULL) {
 		log_key(&b, "request_id");
 		log_string(&b, log_request_id);

@@ -8,6 +8,20 @@
 #include "jwt.h"
 #include "store.h"
 
+/*
+ * Access tokens this process verified, by SHA-256 of the token: a client
+ * presents the same token for its whole lifetime, and its signature and
+ * claims cannot change, so only its expiry needs checking again. Keys and
+ * policy are fixed for the life of the process (a reload re-executes it).
+ */
+#define TOKENS_CACHE_SLOTS 256
+
+struct tokens_cache_slot {
+	unsigned char digest[32];
+	struct jwt_claims claims;
+	int used;
+};
+
 struct tokens {
 	const struct jwt_keys *keys;
 	struct jwt_policy pol;
@@ -15,6 +29,7 @@ struct tokens {
 	long access_ttl;
 	long refresh_ttl;
 	long reuse_interval;
+	struct tokens_cache_slot cache[TOKENS_CACHE_SLOTS];
 };
 
 struct tokens_pair {
@@ -59,6 +74,8 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 /*
  * Check a bearer access token and that its session and user still live;
  * fills claims and email (VALID_EMAIL_MAX + 1). AUTH_ETOKEN otherwise.
+ * A token verified before by this process skips the signature check, not
+ * the expiry check and never the session check.
  */
 enum auth_err tokens_check_access(struct tokens *t, const char *token,
     size_t len, struct jwt_claims *claims, char *email)

@@ -81,11 +81,17 @@ cleanup() {
 }
 
 for ep in $ENDPOINTS; do
+	# FCGI_CHILDREN_<ENDPOINT> (e.g. FCGI_CHILDREN_REFRESH) overrides the
+	# count for one endpoint: those that wait on disk want more workers.
+	var=FCGI_CHILDREN_${ep^^}
+	n=${!var:-$FCGI_CHILDREN}
+	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 64 ] ||
+		{ cleanup; die "$var must be an integer between 1 and 64 (got '$n')"; }
 	rm -f "$RUN_DIR/$ep.sock" "$RUN_DIR/$ep.pid"
 	# spawn-fcgi points the children's stderr at /dev/null; the sh exec
 	# (same pid) gives them the log file instead.
 	# shellcheck disable=SC2016
-	spawn-fcgi -s "$RUN_DIR/$ep.sock" -M 0600 -F 1 \
+	FCGI_CHILDREN=$n spawn-fcgi -s "$RUN_DIR/$ep.sock" -M 0600 -F 1 \
 		-P "$RUN_DIR/$ep.pid" -- /bin/sh -c 'exec "$0" 2>>"$1"' \
 		"$BIN_DIR/$ep" "$LOG_FILE" >/dev/null 2>>"$LOG_FILE" ||
 		{ cleanup; die "spawn-fcgi failed for $ep (see $LOG_FILE)"; }

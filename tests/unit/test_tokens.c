@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "jwt.h"
@@ -352,6 +353,51 @@ static void test_check_access(void **state)
 	    &c, email), AUTH_ETOKEN);
 }
 
+/* The verified-token cache: a hit still checks expiry and the session. */
+static void test_check_access_cache(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p;
+	struct jwt_claims c;
+	char email[VALID_EMAIL_MAX + 1] = "", forged[JWT_MAX_LEN + 1];
+	char sql[160];
+	size_t n, hits = 0, i;
+
+	x->t.access_ttl = 1;
+	x->t.pol.skew = 0;
+	do_register(x, "cache@example.com", &p);
+	n = strlen(p.access);
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
+	    AUTH_OK);
+	for (i = 0; i < TOKENS_CACHE_SLOTS; i++)
+		hits += x->t.cache[i].used;
+	assert_int_equal(hits, 1);
+	/* Second time from the cache: same claims. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
+	    AUTH_OK);
+	assert_string_equal(c.sub, p.user_id);
+	assert_string_equal(c.sid, p.session_id);
+	/* One byte of signature changed is another token: verified, refused. */
+	memcpy(forged, p.access, n + 1);
+	forged[n - 2] = forged[n - 2] == 'A' ? 'B' : 'A';
+	assert_int_equal(tokens_check_access(&x->t, forged, n, &c, email),
+	    AUTH_ETOKEN);
+	/* A revoked session is refused even though the token is cached. */
+	snprintf(sql, sizeof(sql), "UPDATE sessions SET revoked = 1 WHERE id = '%s'",
+	    p.session_id);
+	assert_int_equal(fx_exec(x->fx.db, sql), SQLITE_OK);
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
+	    AUTH_ETOKEN);
+	snprintf(sql, sizeof(sql), "UPDATE sessions SET revoked = 0 WHERE id = '%s'",
+	    p.session_id);
+	assert_int_equal(fx_exec(x->fx.db, sql), SQLITE_OK);
+	/* Past its exp (TTL 1 s, no skew) the cached token is refused. */
+	sleep(2);
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
+	    AUTH_ETOKEN);
+}
+
 static void test_pair_json(void **state)
 {
 	struct tt *x = *state;
@@ -400,6 +446,7 @@ int main(void)
 		T(test_refresh_reuse_interval),
 		T(test_refresh_bad_tokens),
 		T(test_check_access),
+		T(test_check_access_cache),
 		T(test_pair_json),
 	};
 #undef T

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# bench/run.sh [--duration S] [--scale]: measure the release build of the
+# real stack (started by scripts/start.sh, as users run it) on a free port
+# with a temporary database, against the ceilings of this same machine:
+#   hello    a bare FastCGI responder behind the same lighttpd setup
+#   rsa      openssl speed -multi $(nproc) rsa2048: refresh ceiling
+#            1 / (2/sign + 1/verify)
+#   hash     the configured password hash with $(nproc) processes: the
+#            login and register ceiling
+# Prints one table (scenario, req/s, p50, p99, non-2xx, ceiling, ratio),
+# the stack's resident memory and its start-up time; writes the same as
+# JSON to build/bench/results.json. --scale preloads 1,000,000 users and
+# 3,000,000 sessions and refresh tokens, then repeats me and refresh.
+# Settings: DURATION (10 s), CONNECTIONS (16), FCGI_CHILDREN (2),
+# BCRYPT_COST (12). Everything it starts is stopped by pid at exit.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+duration=${DURATION:-10}
+scale=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--duration) duration=$2; shift 2 ;;
+	--scale) scale=1; shift ;;
+	*) echo "usage: bench/run.sh [--duration S] [--scale]" >&2; exit 2 ;;
+	esac
+done
+conns=${CONNECTIONS:-16}
+export FCGI_CHILDREN=${FCGI_CHILDREN:-2}
+export BCRYPT_COST=${BCRYPT_COST:-12}
+procs=$(nproc)
+
+command -v wrk >/dev/null || {
+	sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get install -y -qq wrk >/dev/null
+}
+make -s all
+out=build/bench
+mkdir -p "$out/hello-bin"
+cc -O2 -o "$out/hello" bench/hello.c -lfcgi
+cc -O2 -std=gnu11 -D_GNU_SOURCE -Icommon -I/usr/include/json-c -o "$out/hashrate" \
+	bench/hashrate.c build/release/libauthcommon.a -lfcgi -ljson-c -lsqlite3 -lcrypto -lcrypt
+ln -sf ../hello "$out/hello-bin/healthz"
+
+work=$(mktemp -d)
+stacks=()
+cleanup() {
+	for d in "${stacks[@]}"; do RUN_DIR=$d ENV_FILE=/dev/null scripts/stop.sh; done
+	# Keep the logs of the run for a look at what the numbers hide.
+	for d in "$work"/*/run; do
+		[ -f "$d/auth.log" ] && cp "$d/auth.log" "$out/$(basename "$(dirname "$d")").log"
+		[ -f "$d/lighttpd.log" ] && cp "$d/lighttpd.log" "$out/$(basename "$(dirname "$d")")-lighttpd.log"
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
+
+# stack NAME [ENDPOINTS BIN_DIR]: start a stack in $work/NAME; sets $port.
+stack() {
+	local dir=$work/$1
+	mkdir -p "$dir"
+	port=$(free_port)
+	scripts/gen-keys.sh "$dir/keys" >/dev/null
+	stacks+=("$dir/run")
+	( cd "$dir" && env ENV_FILE=/dev/null RUN_DIR="$dir/run" PORT="$port" \
+		DATABASE_URL="sqlite:///$dir/auth.db" \
+		JWT_PRIVATE_KEY_PATH="$dir/keys/jwt_private.pem" \
+		JWT_PUBLIC_KEY_PATH="$dir/keys/jwt_public.pem" \
+		LOGIN_MAX_FAILURES=1000000 LOGIN_ADDR_MAX_FAILURES=1000000 \
+		${2:+ENDPOINTS="$2"} BIN_DIR="${3:-$root/build/release/cgi-bin}" \
+		"$root/scripts/start.sh" --background ) >"$dir/start.out" 2>&1 || {
+		cat "$dir/start.out" >&2; exit 1; }
+}
+
+stop_stack() {
+	RUN_DIR=$work/$1/run ENV_FILE=/dev/null scripts/stop.sh
+}
+
+# users N: register N users; writes "email refresh access" lines to $work/tokens.
+users() {
+	: > "$work/tokens"
+	for i in $(seq 1 "$1"); do
+		local e="u$i-$RANDOM$RANDOM@bench.test" r
+		r=$(curl -s -X POST "http://127.0.0.1:$port/auth/register" \
+			-d "{\"email\":\"$e\",\"password\":\"bench-password-1\"}")
+		echo "$e $(jq -r .refresh_token <<<"$r") $(jq -r .access_token <<<"$r")" >> "$work/tokens"
+	done
+}
+
+# load SCENARIO LABEL: wrk for $duration seconds; appends to $work/results.
+load() {
+	BENCH_SCENARIO=$1 BENCH_TOKENS=$work/tokens BENCH_OUT=$work/wrk.out \
+	BENCH_TAG=$RANDOM$RANDOM wrk -t"$conns" -c"$conns" -d"${duration}s" --timeout 10s \
+		-s bench/wrk.lua "http://127.0.0.1:$port" >/dev/null
+	tail -1 "$work/wrk.out" | jq -c --arg l "$2" '. + {label: $l}' >> "$work/results"
+}
+
+# rss DIR: resident kB of lighttpd and every endpoint process, and PSS.
+rss() {
+	local pids=() p f
+	for f in "$1"/*.pid; do
+		while read -r p || [ -n "$p" ]; do
+			pids+=("$p")
+			[ -r "/proc/$p/task/$p/children" ] && pids+=($(cat "/proc/$p/task/$p/children"))
+		done < "$f"
+	done
+	for p in "${pids[@]}"; do
+		awk '/^Rss:/ { r = $2 } /^Pss:/ { s = $2 } END { print r, s }' "/proc/$p/smaps_rollup"
+	done | awk -v n="${#pids[@]}" '{ r += $1; s += $2 } END { printf "%d %d %d\n", r, s, n }'
+}
+
+echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN, BCRYPT_COST=$BCRYPT_COST, $procs cores"
+t0=$(date +%s%N)
+stack main
+startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+read -r rss_kb pss_kb nprocs < <(rss "$work/main/run")
+users "$conns"
+for s in healthz me refresh login register; do
+	load "$s" "$s"
+done
+db_small=$(stat -c %s "$work/main/auth.db")
+stop_stack main
+
+stack hello healthz "$root/$out/hello-bin"
+load healthz hello
+stop_stack hello
+
+read -r sign verify < <(openssl speed -seconds 3 -multi "$procs" rsa2048 2>/dev/null |
+	awk '/^rsa 2048 bits/ { print $(NF-1), $NF }')
+hash_rate=$("$out/hashrate" "$BCRYPT_COST" "$procs" 3 "${PASSWORD_HASH:-bcrypt}")
+
+if [ $scale -eq 1 ]; then
+	echo "bench: preloading 1,000,000 users and 3,000,000 sessions and refresh tokens"
+	stack scale
+	stop_stack scale
+	sqlite3 "$work/scale/auth.db" <<SQL
+PRAGMA foreign_keys=OFF;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+INSERT INTO users(id, email, password_hash, created_at)
+SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'p' || i || '@scale.test',
+       '\$2b\$04\$fwjeoD9dR/g18./XgGOWAezjw0GV6k4VjdGl8GTk1lIh1ZC1jjQ.S', 1700000000 FROM n;
+COMMIT;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)
+INSERT INTO sessions(id, user_id, created_at, last_used_at)
+SELECT printf('%08x-1111-4000-8000-%012x', i, i),
+       printf('%08x-0000-4000-8000-%012x', (i + 2) / 3, (i + 2) / 3),
+       1700000000, 1700000000 FROM n;
+COMMIT;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)
+INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, expires_at)
+SELECT printf('%08x-2222-4000-8000-%012x', i, i),
+       printf('%08x-0000-4000-8000-%012x', (i + 2) / 3, (i + 2) / 3),
+       printf('%08x-1111-4000-8000-%012x', i, i), 1700000000, 4000000000 FROM n;
+COMMIT;
+SQL
+	sqlite3 "$work/scale/auth.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	db_large=$(stat -c %s "$work/scale/auth.db")
+	stack scale
+	users "$conns"
+	load me me-scale
+	load refresh refresh-scale
+	stop_stack scale
+fi
+
+jq -s --argjson sign "$sign" --argjson verify "$verify" --argjson hash "$hash_rate" \
+	--argjson startup "$startup_ms" --argjson rss "$rss_kb" --argjson pss "$pss_kb" \
+	--argjson nprocs "$nprocs" --argjson children "$FCGI_CHILDREN" \
+	--argjson cost "$BCRYPT_COST" --argjson db_small "$db_small" \
+	--argjson db_large "${db_large:-0}" --argjson conns "$conns" \
+	--argjson duration "$duration" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p')" '
+	(map(select(.label == "hello")) | .[0].requests * 1e6 / .[0].duration_us) as $hello |
+	(1 / (2 / $sign + 1 / $verify)) as $rsa |
+	{machine: {cpu: $cpu, cores: ('"$procs"'), kernel: "'"$(uname -r)"'"},
+	 settings: {duration_s: $duration, connections: $conns,
+	            fcgi_children: $children, bcrypt_cost: $cost},
+	 ceilings: {hello_rps: $hello, rsa_sign_per_s: $sign, rsa_verify_per_s: $verify,
+	            refresh_rps: $rsa, hash_per_s: $hash},
+	 startup_ms: $startup, rss_kb: $rss, pss_kb: $pss, processes: $nprocs,
+	 db_bytes: {small: $db_small, scale: $db_large},
+	 scenarios: [.[] | . as $r | ($r.requests * 1e6 / $r.duration_us) as $rps |
+	   ({healthz: $hello, me: $hello, refresh: $rsa, login: $hash, register: $hash,
+	     hello: $hello, "me-scale": $hello, "refresh-scale": $rsa}[$r.label]) as $ceil |
+	   $r + {rps: $rps, ceiling: $ceil, ratio: ($rps / $ceil)}]}' \
+	"$work/results" > "$out/results.json"
+
+jq -r '
+	"| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ratio |",
+	"| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+	(.scenarios[] | "| \(.label) | \(.rps | floor) | \(.p50_us / 1000 * 100 | round / 100) | \(.p99_us / 1000 * 100 | round / 100) | \(.non2xx + .socket_errors) | \(.ceiling | floor) | \(.ratio * 100 | round)% |"),
+	"",
+	"Ceilings: hello-world \(.ceilings.hello_rps | floor) req/s; RSA-2048 sign \(.ceilings.rsa_sign_per_s | floor)/s, verify \(.ceilings.rsa_verify_per_s | floor)/s (refresh \(.ceilings.refresh_rps | floor)/s); password hash \(.ceilings.hash_per_s * 100 | round / 100)/s at cost \(.settings.bcrypt_cost).",
+	"Stack: \(.processes) processes (FCGI_CHILDREN=\(.settings.fcgi_children)), RSS \(.rss_kb / 1024 | floor) MiB, PSS \(.pss_kb / 1024 * 10 | round / 10) MiB; start to first answer \(.startup_ms) ms.",
+	(if .db_bytes.scale > 0 then "Scale: database \(.db_bytes.scale / 1048576 | floor) MiB (small run \(.db_bytes.small / 1024 | floor) KiB); me \(((.scenarios[] | select(.label == "me-scale") | .rps) / (.scenarios[] | select(.label == "me") | .rps)) * 100 | round)% and refresh \(((.scenarios[] | select(.label == "refresh-scale") | .rps) / (.scenarios[] | select(.label == "refresh") | .rps)) * 100 | round)% of the small-database rate." else empty end),
+	"Machine: \(.machine.cpu), \(.machine.cores) cores, Linux \(.machine.kernel); wrk -t\(.settings.connections) -c\(.settings.connections) -d\(.settings.duration_s)s on the same machine."
+	' "$out/results.json"
