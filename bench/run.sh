@@ -12,7 +12,7 @@
 # JSON to build/bench/results.json. --scale preloads 1,000,000 users and
 # 3,000,000 sessions and refresh tokens, then repeats me and refresh.
 # Settings: DURATION (10 s), CONNECTIONS (16), FCGI_CHILDREN (2),
-# BCRYPT_COST (12). Everything it starts is stopped by pid at exit.
+# FCGI_CHILDREN_REFRESH (4), BCRYPT_COST (12). Everything it starts is stopped by pid at exit.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +29,8 @@ done
 conns=${CONNECTIONS:-16}
 export FCGI_CHILDREN=${FCGI_CHILDREN:-2}
 export BCRYPT_COST=${BCRYPT_COST:-12}
+# Refresh waits on its fsync: more workers keep both cores busy.
+export FCGI_CHILDREN_REFRESH=${FCGI_CHILDREN_REFRESH:-4}
 procs=$(nproc)
 
 command -v wrk >/dev/null || {
@@ -118,7 +120,7 @@ rss() {
 	done | awk -v n="${#pids[@]}" '{ r += $1; s += $2 } END { printf "%d %d %d\n", r, s, n }'
 }
 
-echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN, BCRYPT_COST=$BCRYPT_COST, $procs cores"
+echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN (refresh $FCGI_CHILDREN_REFRESH), BCRYPT_COST=$BCRYPT_COST, $procs cores"
 t0=$(date +%s%N)
 stack main
 startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
