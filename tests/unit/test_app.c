@@ -205,41 +205,13 @@ static void run(struct at *t, const struct app_endpoint *ep, int check,
 	    &c, &t->run), 0);
 }
 
-static struct json_object *parse_strict(const char *s)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-	size_t len = strlen(s);
-
-	assert_non_null(tok);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	o = json_tokener_parse_ex(tok, s, (int)len);
-	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-static const char *str_field(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static struct json_object *reply_json(struct at *t)
 {
 	const char *body = fx_body(t->run.out);
 	struct json_object *o;
 
 	assert_non_null(body);
-	o = parse_strict(body);
+	o = fx_parse_strict(body);
 	assert_non_null(o);
 	return o;
 }
@@ -263,7 +235,7 @@ static void assert_422(struct at *t, const char *detail)
 	assert_int_equal(fx_status(t->run.out), 422);
 	o = reply_json(t);
 	assert_int_equal(json_object_object_length(o), 1);
-	assert_string_equal(str_field(o, "detail"), detail);
+	assert_string_equal(fx_str_field(o, "detail"), detail);
 	json_object_put(o);
 }
 
@@ -401,8 +373,8 @@ static void test_serve_loaded(void **state)
 	assert_true(handler_called());
 	assert_int_equal(fx_status(t->run.out), 200);
 	o = reply_json(t);
-	assert_string_equal(str_field(o, "iss"), "test-iss");
-	assert_string_equal(str_field(o, "tokens_iss"), "test-iss");
+	assert_string_equal(fx_str_field(o, "iss"), "test-iss");
+	assert_string_equal(fx_str_field(o, "tokens_iss"), "test-iss");
 	assert_true(json_object_object_get_ex(o, "access_ttl", &v));
 	assert_int_equal(json_object_get_int64(v), 600);
 	assert_true(json_object_object_get_ex(o, "refresh_ttl", &v));
@@ -413,8 +385,8 @@ static void test_serve_loaded(void **state)
 	assert_true(json_object_get_boolean(v));
 	assert_true(json_object_object_get_ex(o, "pw", &v));
 	assert_true(json_object_get_boolean(v));
-	assert_string_equal(str_field(o, "ua"), "probe/1");
-	assert_string_equal(str_field(o, "ip"), "203.0.113.5");
+	assert_string_equal(fx_str_field(o, "ua"), "probe/1");
+	assert_string_equal(fx_str_field(o, "ip"), "203.0.113.5");
 	json_object_put(o);
 	/* The access log carries the endpoint's name. */
 	assert_int_equal(fx_lines(t->run.err), 1);
@@ -463,8 +435,8 @@ static void test_credentials_valid(void **state)
 	    "\"extra\":1}");
 	assert_int_equal(fx_status(t->run.out), 200);
 	o = reply_json(t);
-	assert_string_equal(str_field(o, "email"), "user@example.com");
-	assert_string_equal(str_field(o, "password"), "correct horse");
+	assert_string_equal(fx_str_field(o, "email"), "user@example.com");
+	assert_string_equal(fx_str_field(o, "password"), "correct horse");
 	assert_true(json_object_object_get_ex(o, "freed", &v));
 	assert_true(json_object_get_boolean(v));
 	json_object_put(o);
@@ -537,8 +509,8 @@ static void test_credentials_bad_email(void **state)
 	{
 		struct json_object *o = reply_json(t);
 
-		assert_non_null(str_field(o, "detail"));
-		assert_int_equal(strncmp(str_field(o, "detail"), "email: ", 7),
+		assert_non_null(fx_str_field(o, "detail"));
+		assert_int_equal(strncmp(fx_str_field(o, "detail"), "email: ", 7),
 		    0);
 		json_object_put(o);
 	}
@@ -570,7 +542,7 @@ static void test_credentials_password_length(void **state)
 	post(t, body);
 	assert_int_equal(fx_status(t->run.out), 200);
 	o = reply_json(t);
-	assert_string_equal(str_field(o, "password"), pw);
+	assert_string_equal(fx_str_field(o, "password"), pw);
 	json_object_put(o);
 	post(t, "{\"email\":\"a@b.cd\",\"password\":\"12345678\"}");
 	assert_int_equal(fx_status(t->run.out), 200);
@@ -584,7 +556,7 @@ static void test_credentials_password_length(void **state)
 	post(t, "{\"email\":\"a@b.cd\",\"password\":\"1234\\u00005678\"}");
 	assert_int_equal(fx_status(t->run.out), 422);
 	o = reply_json(t);
-	assert_int_equal(strncmp(str_field(o, "detail"), "password: ", 10), 0);
+	assert_int_equal(strncmp(fx_str_field(o, "detail"), "password: ", 10), 0);
 	json_object_put(o);
 }
 
@@ -598,7 +570,7 @@ static void test_read_json(void **state)
 	post(t, "[1,2]");
 	assert_int_equal(fx_status(t->run.out), 200);
 	o = reply_json(t);
-	assert_string_equal(str_field(o, "type"), "array");
+	assert_string_equal(fx_str_field(o, "type"), "array");
 	json_object_put(o);
 	post(t, "{\"a\":[[[[[[[[[[1]]]]]]]]]]}");
 	assert_422(t, "body: invalid JSON");
@@ -631,9 +603,9 @@ static void test_reply_pair(void **state)
 	assert_string_equal(h, "application/json");
 	o = reply_json(t);
 	assert_int_equal(json_object_object_length(o), 4);
-	assert_string_equal(str_field(o, "access_token"), "aaa.bbb.ccc");
-	assert_string_equal(str_field(o, "refresh_token"), "ddd.eee.fff");
-	assert_string_equal(str_field(o, "token_type"), "bearer");
+	assert_string_equal(fx_str_field(o, "access_token"), "aaa.bbb.ccc");
+	assert_string_equal(fx_str_field(o, "refresh_token"), "ddd.eee.fff");
+	assert_string_equal(fx_str_field(o, "token_type"), "bearer");
 	assert_true(json_object_object_get_ex(o, "expires_in", &v));
 	assert_int_equal(json_object_get_int64(v), 900);
 	json_object_put(o);

@@ -161,34 +161,6 @@ static int handler_called(struct ht *t)
 }
 
 /* Strictly parse s as one JSON value (caller puts it). */
-static struct json_object *parse_strict(const char *s)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-	size_t len = strlen(s);
-
-	assert_non_null(tok);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	o = json_tokener_parse_ex(tok, s, (int)len);
-	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-static const char *str_field(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* The reply's body, checked against its Content-Length, parsed. */
 static struct json_object *reply_json(struct ht *t)
 {
@@ -200,7 +172,7 @@ static struct json_object *reply_json(struct ht *t)
 	assert_int_equal(fx_header(t->run.out, "Content-Length", cl,
 	    sizeof(cl)), 0);
 	assert_int_equal(strtoul(cl, NULL, 10), strlen(body));
-	o = parse_strict(body);
+	o = fx_parse_strict(body);
 	assert_non_null(o);
 	return o;
 }
@@ -224,9 +196,9 @@ static void assert_error(struct ht *t, int status, const char *detail)
 	o = reply_json(t);
 	assert_true(json_object_is_type(o, json_type_object));
 	assert_int_equal(json_object_object_length(o), 1);
-	assert_non_null(str_field(o, "detail"));
+	assert_non_null(fx_str_field(o, "detail"));
 	if (detail != NULL)
-		assert_string_equal(str_field(o, "detail"), detail);
+		assert_string_equal(fx_str_field(o, "detail"), detail);
 	json_object_put(o);
 }
 
@@ -262,10 +234,10 @@ static void assert_request_log(struct ht *t, int status)
 	assert_true(n < sizeof(line));
 	memcpy(line, last, n);
 	line[n] = '\0';
-	o = parse_strict(line);
+	o = fx_parse_strict(line);
 	assert_non_null(o);
-	assert_string_equal(str_field(o, "event"), "request");
-	assert_string_equal(str_field(o, "endpoint"), "auth");
+	assert_string_equal(fx_str_field(o, "event"), "request");
+	assert_string_equal(fx_str_field(o, "endpoint"), "auth");
 	assert_true(int_field_is(o, "status", status));
 	json_object_put(o);
 }
@@ -379,7 +351,7 @@ static void test_body_too_big(void **state)
 	assert_int_equal(fx_status(t->run.out), 200);
 	assert_true(handler_called(t));
 	o = reply_json(t);
-	assert_int_equal(strlen(str_field(o, "body")), 100);
+	assert_int_equal(strlen(fx_str_field(o, "body")), 100);
 	json_object_put(o);
 }
 
@@ -449,24 +421,24 @@ static void test_body_delivered(void **state)
 	assert_int_equal(fx_header(t->run.out, "Cache-Control", h, sizeof(h)),
 	    -1);
 	o = reply_json(t);
-	assert_string_equal(str_field(o, "body"), "{\"a\":1}");
+	assert_string_equal(fx_str_field(o, "body"), "{\"a\":1}");
 	assert_true(json_object_object_get_ex(o, "body_len", &v));
 	assert_int_equal(json_object_get_int64(v), 7);
 	assert_true(json_object_object_get_ex(o, "method", &v));
 	assert_int_equal(json_object_get_int(v), HTTP_POST);
-	assert_string_equal(str_field(o, "ua"), "agent?/1?");
-	assert_string_equal(str_field(o, "addr"), "192.0.2.9");
-	assert_string_equal(str_field(o, "x_test"), "hello");
-	assert_string_equal(str_field(o, "request_id"), "abc-123");
+	assert_string_equal(fx_str_field(o, "ua"), "agent?/1?");
+	assert_string_equal(fx_str_field(o, "addr"), "192.0.2.9");
+	assert_string_equal(fx_str_field(o, "x_test"), "hello");
+	assert_string_equal(fx_str_field(o, "request_id"), "abc-123");
 	json_object_put(o);
 
 	/* An empty POST body is an empty string, not "none". */
 	serve(t, zero, NULL, 0);
 	assert_int_equal(fx_status(t->run.out), 200);
 	o = reply_json(t);
-	assert_string_equal(str_field(o, "body"), "");
-	assert_string_equal(str_field(o, "ua"), "");
-	assert_string_equal(str_field(o, "addr"), "");
+	assert_string_equal(fx_str_field(o, "body"), "");
+	assert_string_equal(fx_str_field(o, "ua"), "");
+	assert_string_equal(fx_str_field(o, "addr"), "");
 	assert_true(json_object_object_get_ex(o, "x_test", &v));
 	assert_null(v);
 	json_object_put(o);
@@ -738,9 +710,9 @@ static void bearer_case(struct ht *t, const char *header, const char *rc,
 	serve(t, env, "{}", 2);
 	assert_int_equal(fx_status(t->run.out), 200);
 	o = reply_json(t);
-	assert_string_equal(str_field(o, "rc"), rc);
+	assert_string_equal(fx_str_field(o, "rc"), rc);
 	if (token != NULL) {
-		assert_string_equal(str_field(o, "token"), token);
+		assert_string_equal(fx_str_field(o, "token"), token);
 	} else {
 		assert_false(json_object_object_get_ex(o, "token", &v));
 	}
@@ -783,17 +755,17 @@ static void test_log_line(void **state)
 	assert_true(t->run.err_len < sizeof(line));
 	memcpy(line, t->run.err, t->run.err_len - 1);
 	line[t->run.err_len - 1] = '\0';
-	o = parse_strict(line);
+	o = fx_parse_strict(line);
 	assert_non_null(o);
 	assert_true(json_object_is_type(o, json_type_object));
-	assert_string_equal(str_field(o, "event"), "request");
+	assert_string_equal(fx_str_field(o, "event"), "request");
 	assert_true(int_field_is(o, "status", 200));
-	assert_string_equal(str_field(o, "level"), "info");
-	assert_string_equal(str_field(o, "method"), "POST");
-	assert_string_equal(str_field(o, "client"), "198.51.100.4");
-	assert_string_equal(str_field(o, "request_id"), "log-1");
-	assert_string_equal(str_field(o, "user_id"), "user-1");
-	assert_non_null(str_field(o, "time"));
+	assert_string_equal(fx_str_field(o, "level"), "info");
+	assert_string_equal(fx_str_field(o, "method"), "POST");
+	assert_string_equal(fx_str_field(o, "client"), "198.51.100.4");
+	assert_string_equal(fx_str_field(o, "request_id"), "log-1");
+	assert_string_equal(fx_str_field(o, "user_id"), "user-1");
+	assert_non_null(fx_str_field(o, "time"));
 	assert_true(json_object_object_get_ex(o, "duration_ms", NULL));
 	json_object_put(o);
 	assert_null(strstr(t->run.err, "secret-token"));
