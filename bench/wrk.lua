@@ -26,7 +26,7 @@ local function line(n)
 end
 
 function init(args)
-   if tokens_path then
+   if scenario == "me" or scenario == "refresh" or scenario == "login" then
       email, token, access = line(id):match("^(%S+) (%S+) (%S+)$")
    end
    seq = 0
