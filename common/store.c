@@ -18,7 +18,6 @@ enum store_sql {
 	SQL_USER_SET_HASH,
 	SQL_SESSION_INSERT,
 	SQL_SESSION_TOUCH,
-	SQL_SESSION_REVOKE,
 	SQL_TOKEN_INSERT,
 	SQL_TOKEN_ROTATE,
 	SQL_TOKEN_STATE,
@@ -48,9 +47,6 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "user_agent, ip) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
 	[SQL_SESSION_TOUCH] =
 	    "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
-	[SQL_SESSION_REVOKE] =
-	    "UPDATE sessions SET revoked = 1, revoked_at = ?2 "
-	    "WHERE id = ?1 AND revoked = 0",
 	[SQL_TOKEN_INSERT] =
 	    "INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, "
 	    "expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -75,8 +71,8 @@ static const char *const store_sql_text[SQL__MAX] = {
 	[SQL_SCHEMA_VERSION] =
 	    "SELECT max(version) FROM schema_migrations",
 	[SQL_SESSION_REVOKE_OWNED] =
-	    "UPDATE sessions SET revoked = 1, revoked_at = ?3 "
-	    "WHERE id = ?1 AND user_id = ?2 AND revoked = 0",
+	    "UPDATE sessions SET revoked = 1, revoked_at = ?2 "
+	    "WHERE id = ?1 AND user_id = ?3 AND revoked = 0",
 	[SQL_SESSIONS_REVOKE_USER] =
 	    "UPDATE sessions SET revoked = 1, revoked_at = ?2 "
 	    "WHERE user_id = ?1 AND revoked = 0",
@@ -338,13 +334,19 @@ static enum auth_err store_exec_ti(struct db_stmt *s, const char *a,
 	return store_exec(s);
 }
 
-/* Revoke session sid and every live token of it (replay). */
-static enum auth_err store_revoke_session(struct store *st, const char *sid,
-    int64_t now)
+/*
+ * Revoke session sid of user_id and every live token of it, inside the
+ * caller's transaction (replay, logout, DELETE /auth/sessions/{id}).
+ * AUTH_ENOTFOUND when it is not a live session of that user.
+ */
+static enum auth_err store_revoke_session(struct store *st,
+    const char *user_id, const char *sid, int64_t now)
 {
-	enum auth_err rc = store_exec_ti(st->sql[SQL_SESSION_REVOKE], sid, now,
-	    NULL);
+	enum auth_err rc = store_exec_ti(st->sql[SQL_SESSION_REVOKE_OWNED], sid,
+	    now, user_id);
 
+	if (rc == AUTH_OK && db_changes(st->db) != 1)
+		rc = AUTH_ENOTFOUND;
 	if (rc == AUTH_OK)
 		rc = store_exec_ti(st->sql[SQL_TOKENS_REVOKE_SESSION], sid, now,
 		    NULL);
@@ -391,7 +393,8 @@ static enum auth_err store_rotate_lost(struct store *st, const char *old_jti,
 		return AUTH_OK;
 	}
 	*out = STORE_REPLAY;
-	return store_revoke_session(st, g->session_id, g->now);
+	rc = store_revoke_session(st, g->user_id, g->session_id, g->now);
+	return rc == AUTH_ENOTFOUND ? AUTH_OK : rc;
 }
 
 enum auth_err store_rotate(struct store *st, const char *old_jti,
@@ -506,20 +509,11 @@ enum auth_err store_counters(struct store *st, int64_t *users,
 enum auth_err store_session_revoke(struct store *st, const char *user_id,
     const char *sid, int64_t now)
 {
-	struct db_stmt *s = st->sql[SQL_SESSION_REVOKE_OWNED];
 	enum auth_err rc;
 
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
-	if ((rc = store_bind(s, 1, sid)) != AUTH_OK ||
-	    (rc = store_bind(s, 2, user_id)) != AUTH_OK ||
-	    (rc = db_bind_int(s, 3, now)) != AUTH_OK)
-		db_reset(s);
-	else if ((rc = store_exec(s)) == AUTH_OK)
-		rc = db_changes(st->db) == 1 ? store_exec_ti(
-		    st->sql[SQL_TOKENS_REVOKE_SESSION], sid, now, NULL) :
-		    AUTH_ENOTFOUND;
-	return store_finish(st, rc);
+	return store_finish(st, store_revoke_session(st, user_id, sid, now));
 }
 
 enum auth_err store_revoke_user(struct store *st, const char *user_id,

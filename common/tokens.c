@@ -40,17 +40,19 @@ static enum auth_err tokens_sign_pair(struct tokens *t, const char *sub,
 	return AUTH_OK;
 }
 
-/* Ids, signatures and the store grant for a brand-new session. */
-static enum auth_err tokens_new_session(struct tokens *t, const char *user_id,
-    const struct tokens_client *cl, struct tokens_pair *out,
-    struct store_grant *g, char *jti)
+/*
+ * A new refresh id (into jti), the signed pair of session sid, and the
+ * store grant that records it: what every issuing path shares.
+ */
+static enum auth_err tokens_issue(struct tokens *t, const char *sub,
+    const char *sid, long long now, const struct tokens_client *cl,
+    struct tokens_pair *out, struct store_grant *g, char *jti)
 {
-	long long now = (long long)time(NULL);
 	enum auth_err rc;
 
-	if (valid_uuid_new(out->session_id) != 0 || valid_uuid_new(jti) != 0)
+	if (valid_uuid_new(jti) != 0)
 		return AUTH_EINTERNAL;
-	rc = tokens_sign_pair(t, user_id, out->session_id, jti, now, out);
+	rc = tokens_sign_pair(t, sub, sid, jti, now, out);
 	if (rc != AUTH_OK)
 		return rc;
 	memset(g, 0, sizeof(*g));
@@ -63,6 +65,19 @@ static enum auth_err tokens_new_session(struct tokens *t, const char *user_id,
 	g->ip = cl ? cl->ip : NULL;
 	g->email = cl ? cl->email : NULL;
 	return AUTH_OK;
+}
+
+/* Ids, signatures and the store grant for a brand-new session. */
+static enum auth_err tokens_new_session(struct tokens *t, const char *user_id,
+    const struct tokens_client *cl, struct tokens_pair *out,
+    struct store_grant *g, char *jti)
+{
+	char sid[VALID_UUID_SIZE];
+
+	if (valid_uuid_new(sid) != 0)
+		return AUTH_EINTERNAL;
+	return tokens_issue(t, user_id, sid, (long long)time(NULL), cl, out, g,
+	    jti);
 }
 
 enum auth_err tokens_register(struct tokens *t, const char *email,
@@ -106,17 +121,9 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 	rc = jwt_verify(t->keys, token, len, JWT_TYP_REFRESH, &t->pol, now, &old);
 	if (rc != AUTH_OK)
 		return rc;
-	if (valid_uuid_new(jti) != 0)
-		return AUTH_EINTERNAL;
-	rc = tokens_sign_pair(t, old.sub, old.sid, jti, now, out);
+	rc = tokens_issue(t, old.sub, old.sid, now, NULL, out, &g, jti);
 	if (rc != AUTH_OK)
 		return rc;
-	memset(&g, 0, sizeof(g));
-	g.user_id = old.sub;
-	g.session_id = old.sid;
-	g.jti = jti;
-	g.now = now;
-	g.expires_at = now + t->refresh_ttl;
 	rc = store_rotate(t->store, old.jti, &g, t->reuse_interval, how);
 	if (rc != AUTH_OK)
 		return rc;

@@ -36,12 +36,16 @@ ENDPOINTS=${ENDPOINTS:-"register login refresh me logout logout_all sessions jwk
 
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] ||
 	die "PORT must be an integer between 1 and 65535 (got '$PORT')"
-[[ $FCGI_CHILDREN =~ ^[0-9]+$ ]] && [ "$FCGI_CHILDREN" -ge 1 ] &&
-	[ "$FCGI_CHILDREN" -le 64 ] ||
-	die "FCGI_CHILDREN must be an integer between 1 and 64 (got '$FCGI_CHILDREN')"
 [[ $HOST =~ ^[0-9A-Za-z.:-]+$ ]] || die "HOST must be an address (got '$HOST')"
+
+# Workers of endpoint EP: FCGI_CHILDREN_<EP> (e.g. FCGI_CHILDREN_LOGIN)
+# when set, else FCGI_CHILDREN.
+children_var() { local v=FCGI_CHILDREN_${1^^}; [ -n "${!v:-}" ] && echo "$v" || echo FCGI_CHILDREN; }
 for ep in $ENDPOINTS; do
 	[ -x "$BIN_DIR/$ep" ] || die "$BIN_DIR/$ep is missing: run make"
+	var=$(children_var "$ep")
+	[[ ${!var} =~ ^[0-9]+$ ]] && [ "${!var}" -ge 1 ] && [ "${!var}" -le 64 ] ||
+		die "$var must be an integer between 1 and 64 (got '${!var}')"
 done
 
 mkdir -p "$RUN_DIR/www"
@@ -81,12 +85,8 @@ cleanup() {
 }
 
 for ep in $ENDPOINTS; do
-	# FCGI_CHILDREN_<ENDPOINT> (e.g. FCGI_CHILDREN_REFRESH) overrides the
-	# count for one endpoint: those that wait on disk want more workers.
-	var=FCGI_CHILDREN_${ep^^}
-	n=${!var:-$FCGI_CHILDREN}
-	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 64 ] ||
-		{ cleanup; die "$var must be an integer between 1 and 64 (got '$n')"; }
+	var=$(children_var "$ep")
+	n=${!var}
 	rm -f "$RUN_DIR/$ep.sock" "$RUN_DIR/$ep.pid"
 	# spawn-fcgi points the children's stderr at /dev/null; the sh exec
 	# (same pid) gives them the log file instead.
