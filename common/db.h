@@ -20,8 +20,9 @@ struct db_stmt;
 #define DB_DONE 0
 
 /*
- * Open an existing database file read-write with WAL, synchronous=FULL,
- * foreign_keys=ON and busy_timeout. Fails (-1, one line in err naming
+ * Open an existing database file read-write with WAL, synchronous=NORMAL,
+ * foreign_keys=ON and busy_timeout. db_commit flushes the WAL after the
+ * commit, so a transaction it reports committed is on disk. Fails (-1, one line in err naming
  * DATABASE_URL) when the file is missing, not writable, or its directory
  * is not writable (WAL needs its side files).
  */
@@ -36,6 +37,15 @@ struct db_stmt *db_prepare_quiet(struct db *db, const char *sql);
 
 enum auth_err db_begin(struct db *db) __attribute__((warn_unused_result));
 enum auth_err db_commit(struct db *db) __attribute__((warn_unused_result));
+/*
+ * A savepoint inside the open transaction (not nested): released keeps
+ * its writes, rolled back undoes them; either way the transaction goes on.
+ */
+enum auth_err db_savepoint(struct db *db) __attribute__((warn_unused_result));
+enum auth_err db_release_savepoint(struct db *db)
+    __attribute__((warn_unused_result));
+enum auth_err db_rollback_savepoint(struct db *db)
+    __attribute__((warn_unused_result));
 /* Roll back if a transaction is open; safe to call when none is. */
 void db_rollback(struct db *db);
 

@@ -212,10 +212,11 @@ static void test_pragmas(void **state)
 	assert_int_equal(db_col_int(st, 0), 1);
 	db_reset(st);
 
+	/* NORMAL: db_commit flushes the WAL itself (test_commit_flushes_wal). */
 	st = db_prepare(t->db, "PRAGMA synchronous");
 	assert_non_null(st);
 	assert_int_equal(db_step(st), DB_ROW);
-	assert_int_equal(db_col_int(st, 0), 2);
+	assert_int_equal(db_col_int(st, 0), 1);
 	db_reset(st);
 
 	/* WAL is persistent: another connection sees it too. */
@@ -238,6 +239,110 @@ static void test_commit(void **state)
 	assert_int_equal(count_users(t->db), 1);
 	/* Committed data is visible to other connections. */
 	assert_int_equal(fx_count(t->fx.db, "users"), 1);
+}
+
+/*
+ * A VFS that is the default one except that it counts (and can fail) the
+ * syncs of WAL files: the proof that db_commit puts a commit on disk
+ * before it returns. Only xSync is swapped in the WAL file's method table;
+ * the file object itself is the default VFS's own.
+ */
+static struct {
+	sqlite3_vfs vfs;
+	sqlite3_vfs *real;
+	const sqlite3_io_methods *real_io;
+	sqlite3_io_methods io;
+	int wal_syncs;
+	int fail;
+} spy;
+
+static int spy_sync(sqlite3_file *f, int flags)
+{
+	spy.wal_syncs++;
+	if (spy.fail)
+		return SQLITE_IOERR_FSYNC;
+	return spy.real_io->xSync(f, flags);
+}
+
+static int spy_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
+    int flags, int *out_flags)
+{
+	int rc = spy.real->xOpen(spy.real, name, f, flags, out_flags);
+
+	(void)vfs;
+	if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) && f->pMethods) {
+		spy.real_io = f->pMethods;
+		spy.io = *f->pMethods;
+		spy.io.xSync = spy_sync;
+		f->pMethods = &spy.io;
+	}
+	return rc;
+}
+
+static int spy_setup(void **state)
+{
+	memset(&spy, 0, sizeof(spy));
+	spy.real = sqlite3_vfs_find(NULL);
+	spy.vfs = *spy.real;
+	spy.vfs.zName = "syncspy";
+	spy.vfs.xOpen = spy_open;
+	if (sqlite3_vfs_register(&spy.vfs, 1) != SQLITE_OK)
+		return -1;
+	return dbt_setup(state);
+}
+
+static int spy_teardown(void **state)
+{
+	int rc = dbt_teardown(state);
+
+	sqlite3_vfs_unregister(&spy.vfs);
+	return rc;
+}
+
+static void test_commit_flushes_wal(void **state)
+{
+	struct dbt *t = *state;
+	int before;
+
+	assert_int_equal(db_begin(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u1", "a@b.c"), DB_DONE);
+	before = spy.wal_syncs;
+	assert_int_equal(db_commit(t->db), AUTH_OK);
+	assert_true(spy.wal_syncs > before);
+
+	/* A flush that fails is a commit the caller must not report. */
+	spy.fail = 1;
+	assert_int_equal(db_begin(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u2", "b@b.c"), DB_DONE);
+	assert_int_equal(db_commit(t->db), AUTH_EUNAVAIL);
+	spy.fail = 0;
+	/* The connection goes on working afterwards. */
+	assert_int_equal(db_begin(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u3", "c@b.c"), DB_DONE);
+	assert_int_equal(db_commit(t->db), AUTH_OK);
+}
+
+/* Savepoints: a rolled-back part is undone, the transaction goes on. */
+static void test_savepoints(void **state)
+{
+	struct dbt *t = *state;
+
+	assert_int_equal(db_begin(t->db), AUTH_OK);
+	assert_int_equal(db_savepoint(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u1", "a@b.c"), DB_DONE);
+	assert_int_equal(db_release_savepoint(t->db), AUTH_OK);
+	assert_int_equal(db_savepoint(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u2", "b@b.c"), DB_DONE);
+	assert_int_equal(count_users(t->db), 2);
+	assert_int_equal(db_rollback_savepoint(t->db), AUTH_OK);
+	assert_int_equal(count_users(t->db), 1);
+	assert_int_equal(db_savepoint(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u3", "c@b.c"), DB_DONE);
+	assert_int_equal(db_release_savepoint(t->db), AUTH_OK);
+	assert_int_equal(db_commit(t->db), AUTH_OK);
+	assert_int_equal(fx_count(t->fx.db, "users"), 2);
+	/* Outside a transaction a release has nothing to release. */
+	assert_int_equal(db_release_savepoint(t->db), AUTH_EINTERNAL);
 }
 
 static void test_rollback(void **state)
@@ -497,6 +602,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pragmas,
 		    dbt_setup, dbt_teardown),
 		cmocka_unit_test_setup_teardown(test_commit,
+		    dbt_setup, dbt_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_flushes_wal,
+		    spy_setup, spy_teardown),
+		cmocka_unit_test_setup_teardown(test_savepoints,
 		    dbt_setup, dbt_teardown),
 		cmocka_unit_test_setup_teardown(test_rollback,
 		    dbt_setup, dbt_teardown),
