@@ -17,7 +17,6 @@ enum store_sql {
 	SQL_USER_BY_EMAIL,
 	SQL_USER_SET_HASH,
 	SQL_SESSION_INSERT,
-	SQL_SESSION_TOUCH,
 	SQL_TOKEN_INSERT,
 	SQL_TOKEN_ROTATE,
 	SQL_TOKEN_STATE,
@@ -42,11 +41,10 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "SELECT id, password_hash FROM users WHERE email = ?1",
 	[SQL_USER_SET_HASH] =
 	    "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+	/* last_used_at: kept for older binaries, read from tokens (003). */
 	[SQL_SESSION_INSERT] =
 	    "INSERT INTO sessions(id, user_id, created_at, last_used_at, "
 	    "user_agent, ip) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
-	[SQL_SESSION_TOUCH] =
-	    "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
 	[SQL_TOKEN_INSERT] =
 	    "INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, "
 	    "expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -78,9 +76,12 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "WHERE user_id = ?1 AND revoked = 0",
 	[SQL_TOKENS_REVOKE_USER] =
 	    "UPDATE refresh_tokens SET revoked = 1, revoked_at = ?2 "
-	    "WHERE user_id = ?1 AND revoked = 0",
+	    "WHERE session_id IN (SELECT id FROM sessions WHERE user_id = ?1) "
+	    "AND revoked = 0",
 	[SQL_SESSIONS_LIST] =
-	    "SELECT s.id, s.created_at, s.last_used_at, s.user_agent, s.ip "
+	    /* Last used: when its newest token was issued (migration 003). */
+	    "SELECT s.id, s.created_at, (SELECT max(t.issued_at) FROM "
+	    "refresh_tokens t WHERE t.session_id = s.id), s.user_agent, s.ip "
 	    "FROM sessions s WHERE s.user_id = ?1 AND s.revoked = 0 AND "
 	    "EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id "
 	    "AND t.revoked = 0 AND t.expires_at > ?2) "
@@ -291,13 +292,14 @@ static enum auth_err store_exec_text(struct db_stmt *s, const char *v)
 
 enum auth_err store_login(struct store *st, const struct store_grant *g)
 {
-	char key[VALID_EMAIL_MAX + 16];
 	enum auth_err rc;
 
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
 	rc = store_insert_session(st, g);
 	if (rc == AUTH_OK && g->email != NULL) {
+		char key[VALID_EMAIL_MAX + 16];
+
 		rc = store_throttle_key(key, sizeof(key), "email", g->email) == 0 ?
 		    store_exec_text(st->sql[SQL_THROTTLE_RESET], key) :
 		    AUTH_EINTERNAL;
@@ -311,12 +313,15 @@ enum auth_err store_set_password(struct store *st, const char *user_id,
 	struct db_stmt *u = st->sql[SQL_USER_SET_HASH];
 	enum auth_err rc;
 
-	if ((rc = store_bind(u, 1, user_id)) != AUTH_OK ||
-	    (rc = store_bind(u, 2, hash)) != AUTH_OK) {
-		db_reset(u);
+	/* A transaction of its own: db_commit is where writes reach disk. */
+	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
-	}
-	return store_exec(u);
+	if ((rc = store_bind(u, 1, user_id)) != AUTH_OK ||
+	    (rc = store_bind(u, 2, hash)) != AUTH_OK)
+		db_reset(u);
+	else
+		rc = store_exec(u);
+	return store_finish(st, rc);
 }
 
 /* Run s bound to (text ?1, int ?2[, text ?3]) with no rows expected. */
@@ -397,43 +402,76 @@ static enum auth_err store_rotate_lost(struct store *st, const char *old_jti,
 	return rc == AUTH_ENOTFOUND ? AUTH_OK : rc;
 }
 
-enum auth_err store_rotate(struct store *st, const char *old_jti,
+/* One rotation inside the caller's transaction. */
+static enum auth_err store_rotate_one(struct store *st, const char *old_jti,
     const struct store_grant *g, long reuse_interval,
     enum store_rotation *out)
 {
 	struct db_stmt *r = st->sql[SQL_TOKEN_ROTATE];
-	struct db_stmt *touch = st->sql[SQL_SESSION_TOUCH];
 	enum auth_err rc;
 
 	*out = STORE_DEAD;
-	if ((rc = db_begin(st->db)) != AUTH_OK)
-		return rc;
 	if ((rc = store_bind(r, 1, old_jti)) != AUTH_OK ||
 	    (rc = store_bind(r, 2, g->jti)) != AUTH_OK ||
 	    (rc = db_bind_int(r, 3, g->now)) != AUTH_OK ||
 	    (rc = store_bind(r, 4, g->session_id)) != AUTH_OK ||
 	    (rc = store_bind(r, 5, g->user_id)) != AUTH_OK) {
 		db_reset(r);
-		return store_finish(st, rc);
+		return rc;
 	}
 	if ((rc = store_exec(r)) != AUTH_OK)
-		return store_finish(st, rc);
-	if (db_changes(st->db) == 1) {
-		*out = STORE_ROTATED;
-		rc = store_insert_token(st, g);
-	} else {
-		rc = store_rotate_lost(st, old_jti, g, reuse_interval, out);
+		return rc;
+	if (db_changes(st->db) != 1)
+		return store_rotate_lost(st, old_jti, g, reuse_interval, out);
+	*out = STORE_ROTATED;
+	return store_insert_token(st, g);
+}
+
+enum auth_err store_rotate(struct store *st, const char *old_jti,
+    const struct store_grant *g, long reuse_interval,
+    enum store_rotation *out)
+{
+	struct store_rotation_req req = { old_jti, *g, reuse_interval,
+	    STORE_DEAD, AUTH_OK };
+	enum auth_err rc = store_rotate_batch(st, &req, 1);
+
+	*out = req.how;
+	return rc != AUTH_OK ? rc : req.rc;
+}
+
+enum auth_err store_rotate_batch(struct store *st,
+    struct store_rotation_req *reqs, size_t n)
+{
+	enum auth_err rc;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		reqs[i].how = STORE_DEAD;
+		reqs[i].rc = AUTH_EUNAVAIL;
 	}
-	if (rc == AUTH_OK && (*out == STORE_ROTATED || *out == STORE_REUSED)) {
-		if ((rc = store_bind(touch, 1, g->session_id)) != AUTH_OK ||
-		    (rc = db_bind_int(touch, 2, g->now)) != AUTH_OK)
-			db_reset(touch);
-		else
-			rc = store_exec(touch);
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	for (i = 0; i < n && rc == AUTH_OK; i++) {
+		struct store_rotation_req *q = &reqs[i];
+
+		/* A savepoint each: one rotation's error undoes only its own. */
+		if ((rc = db_savepoint(st->db)) != AUTH_OK)
+			break;
+		q->rc = store_rotate_one(st, q->old_jti, &q->grant,
+		    q->reuse_interval, &q->how);
+		if (q->rc != AUTH_OK) {
+			q->how = STORE_DEAD;
+			rc = db_rollback_savepoint(st->db);
+		} else {
+			rc = db_release_savepoint(st->db);
+		}
 	}
 	rc = store_finish(st, rc);
-	if (rc != AUTH_OK)
-		*out = STORE_DEAD;
+	for (i = 0; i < n && rc != AUTH_OK; i++) {
+		/* Nothing of the batch was committed. */
+		reqs[i].how = STORE_DEAD;
+		reqs[i].rc = rc;
+	}
 	return rc;
 }
 
@@ -471,14 +509,14 @@ enum auth_err store_schema_version(struct store *st, char *version)
 {
 	struct db_stmt *q = st->sql[SQL_SCHEMA_VERSION];
 	enum auth_err rc = AUTH_EUNAVAIL;
-	const char *v;
 	size_t len = 0;
 
 	/* An open connection keeps answering for a deleted or chmod-ed file. */
 	if (access(st->path, R_OK | W_OK) != 0)
 		return AUTH_EUNAVAIL;
 	if (db_step(q) == DB_ROW) {
-		v = db_col_text(q, 0, &len);
+		const char *v = db_col_text(q, 0, &len);
+
 		if (v != NULL && len > 0 && len < 8) {
 			memcpy(version, v, len + 1);
 			rc = AUTH_OK;

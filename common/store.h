@@ -92,6 +92,27 @@ enum auth_err store_rotate(struct store *st, const char *old_jti,
     const struct store_grant *g, long reuse_interval,
     enum store_rotation *out) __attribute__((warn_unused_result));
 
+/* One rotation of a batch: the arguments of store_rotate and its results. */
+struct store_rotation_req {
+	const char *old_jti;
+	struct store_grant grant;
+	long reuse_interval;
+	enum store_rotation how;     /* out */
+	enum auth_err rc;            /* out: this rotation's own result */
+};
+
+/*
+ * Several rotations in one transaction, one after the other as if each
+ * were its own (the second of two rotations of one token sees the first
+ * one's), each under a savepoint so that an error undoes only its own
+ * writes; one commit, so one flush, for all. Returns the transaction's
+ * result: when it is not AUTH_OK, nothing was written and every rc says
+ * so.
+ */
+enum auth_err store_rotate_batch(struct store *st,
+    struct store_rotation_req *reqs, size_t n)
+    __attribute__((warn_unused_result));
+
 /*
  * Email of user_id when session sid is one of its live sessions; copies
  * into email (VALID_EMAIL_MAX + 1). AUTH_ETOKEN when the user or the

@@ -108,6 +108,21 @@ static long long session_col(struct st *t, const char *sid, const char *col)
 	return fx_int(t->fx.db, sql);
 }
 
+/* last_used_at of live session ids->sid as GET /auth/sessions shows it. */
+static long long last_used(struct st *t, const struct ids *ids)
+{
+	struct store_session rows[8];
+	size_t i, n = 0;
+
+	assert_int_equal(store_sessions(t->store, ids->user, NOW, rows, 8, &n),
+	    AUTH_OK);
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].id, ids->sid) == 0)
+			return rows[i].last_used_at;
+	fail_msg("session %s not listed", ids->sid);
+	return -1;
+}
+
 static void token_replaced_by(struct st *t, const char *jti, char *out,
     size_t cap)
 {
@@ -184,7 +199,7 @@ static void test_register_and_lookup(void **state)
 
 	/* The session and its first token carry the grant. */
 	assert_int_equal(session_col(t, ids.sid, "created_at"), NOW);
-	assert_int_equal(session_col(t, ids.sid, "last_used_at"), NOW);
+	assert_int_equal(last_used(t, &ids), NOW);
 	assert_int_equal(session_col(t, ids.sid, "revoked"), 0);
 	snprintf(sql, sizeof(sql), "SELECT user_agent || '|' || ip || '|' || "
 	    "user_id FROM sessions WHERE id = '%s'", ids.sid);
@@ -412,7 +427,7 @@ static void test_rotate(void **state)
 	assert_int_equal(token_col(t, jti2, "expires_at"), NOW + 5 + 3600);
 	token_replaced_by(t, jti2, buf, sizeof(buf));
 	assert_string_equal(buf, "<null>");
-	assert_int_equal(session_col(t, a.sid, "last_used_at"), NOW + 5);
+	assert_int_equal(last_used(t, &a), NOW + 5);
 	assert_int_equal(session_col(t, a.sid, "revoked"), 0);
 	assert_counts(counts(t), 1, 1, 2);
 
@@ -429,6 +444,121 @@ static void test_rotate(void **state)
 		assert_string_equal(buf, jti3);
 		assert_counts(counts(t), 1, 1, 3);
 	}
+}
+
+/*
+ * A batch runs its rotations one after the other in one transaction: two
+ * rotations of one token in a batch end as they would in two transactions
+ * (the second is a replay that revokes the session the first rotated),
+ * and a rotation of another session is unaffected.
+ */
+static void test_rotate_batch(void **state)
+{
+	struct st *t = *state;
+	struct ids a, b;
+	char ja[VALID_UUID_SIZE], ja2[VALID_UUID_SIZE], jb[VALID_UUID_SIZE];
+	struct store_rotation_req r[3];
+
+	do_register(t, "a@example.com", &a);
+	do_register(t, "b@example.com", &b);
+	assert_int_equal(valid_uuid_new(ja), 0);
+	assert_int_equal(valid_uuid_new(ja2), 0);
+	assert_int_equal(valid_uuid_new(jb), 0);
+	memset(r, 0, sizeof(r));
+	r[0].old_jti = a.jti;
+	r[0].grant = grant(&a, ja, NOW + 1, NOW + 3601);
+	r[1].old_jti = a.jti;
+	r[1].grant = grant(&a, ja2, NOW + 1, NOW + 3601);
+	r[2].old_jti = b.jti;
+	r[2].grant = grant(&b, jb, NOW + 1, NOW + 3601);
+	assert_int_equal(store_rotate_batch(t->store, r, 3), AUTH_OK);
+	assert_int_equal(r[0].rc, AUTH_OK);
+	assert_int_equal(r[0].how, STORE_ROTATED);
+	assert_int_equal(r[1].rc, AUTH_OK);
+	assert_int_equal(r[1].how, STORE_REPLAY);
+	assert_int_equal(r[2].rc, AUTH_OK);
+	assert_int_equal(r[2].how, STORE_ROTATED);
+	/* The replay revoked a's session, successor included; b's lives. */
+	assert_int_equal(session_col(t, a.sid, "revoked"), 1);
+	assert_int_equal(token_col(t, ja, "revoked"), 1);
+	assert_int_equal(token_col(t, ja2, "revoked"), -999);
+	assert_int_equal(token_col(t, jb, "revoked"), 0);
+	assert_int_equal(session_col(t, b.sid, "revoked"), 0);
+	assert_int_equal(last_used(t, &b), NOW + 1);
+
+	/* Within the reuse interval the second one is a reuse instead. */
+	do_register(t, "c@example.com", &a);
+	assert_int_equal(valid_uuid_new(ja), 0);
+	assert_int_equal(valid_uuid_new(ja2), 0);
+	r[0].old_jti = a.jti;
+	r[0].grant = grant(&a, ja, NOW + 2, NOW + 3602);
+	r[1].old_jti = a.jti;
+	r[1].grant = grant(&a, ja2, NOW + 2, NOW + 3602);
+	r[1].reuse_interval = 10;
+	assert_int_equal(store_rotate_batch(t->store, r, 2), AUTH_OK);
+	assert_int_equal(r[0].how, STORE_ROTATED);
+	assert_int_equal(r[1].how, STORE_REUSED);
+	assert_int_equal(token_col(t, ja, "revoked"), 0);
+	assert_int_equal(token_col(t, ja2, "revoked"), 0);
+}
+
+/*
+ * One rotation failing (its new jti already exists: a broken RNG) undoes
+ * only its own writes; the others of the batch are committed.
+ */
+static void test_rotate_batch_partial(void **state)
+{
+	struct st *t = *state;
+	struct ids a, b;
+	char ja[VALID_UUID_SIZE];
+	struct store_rotation_req r[2];
+
+	do_register(t, "a@example.com", &a);
+	do_register(t, "b@example.com", &b);
+	assert_int_equal(valid_uuid_new(ja), 0);
+	memset(r, 0, sizeof(r));
+	r[0].old_jti = a.jti;
+	r[0].grant = grant(&a, b.jti, NOW + 1, NOW + 3601);   /* taken */
+	r[1].old_jti = b.jti;
+	r[1].grant = grant(&b, ja, NOW + 1, NOW + 3601);
+	assert_int_equal(store_rotate_batch(t->store, r, 2), AUTH_OK);
+	assert_int_equal(r[0].rc, AUTH_EINTERNAL);
+	assert_int_equal(r[0].how, STORE_DEAD);
+	assert_int_equal(r[1].rc, AUTH_OK);
+	assert_int_equal(r[1].how, STORE_ROTATED);
+	/* a's token was not marked rotated: its update was undone. */
+	assert_int_equal(token_col(t, a.jti, "revoked"), 0);
+	assert_int_equal(token_col(t, b.jti, "revoked"), 1);
+	assert_int_equal(token_col(t, ja, "revoked"), 0);
+	assert_counts(counts(t), 2, 2, 3);
+}
+
+/* A batch whose transaction cannot start reports that for every part. */
+static void test_rotate_batch_unavailable(void **state)
+{
+	struct st *t = *state;
+	struct ids a;
+	char ja[VALID_UUID_SIZE];
+	struct store_rotation_req r[1];
+	sqlite3 *other;
+
+	do_register(t, "a@example.com", &a);
+	assert_int_equal(valid_uuid_new(ja), 0);
+	memset(r, 0, sizeof(r));
+	r[0].old_jti = a.jti;
+	r[0].grant = grant(&a, ja, NOW + 1, NOW + 3601);
+	/* Another connection holds the write lock past a short timeout. */
+	store_close(t->store);
+	assert_int_equal(store_open(&t->store, t->fx.db, 50, NULL, 0), 0);
+	assert_int_equal(sqlite3_open(t->fx.db, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(store_rotate_batch(t->store, r, 1), AUTH_EUNAVAIL);
+	assert_int_equal(r[0].rc, AUTH_EUNAVAIL);
+	assert_int_equal(r[0].how, STORE_DEAD);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	assert_int_equal(token_col(t, a.jti, "revoked"), 0);
 }
 
 static void test_rotate_replay(void **state)
@@ -504,7 +634,7 @@ static void test_rotate_reuse_interval(void **state)
 	assert_int_equal(token_col(t, jti3, "issued_at"), NOW + 5 + 59);
 	assert_int_equal(token_col(t, jti2, "revoked"), 0);
 	assert_int_equal(session_col(t, a.sid, "revoked"), 0);
-	assert_int_equal(session_col(t, a.sid, "last_used_at"), NOW + 5 + 59);
+	assert_int_equal(last_used(t, &a), NOW + 5 + 59);
 	/* The original successor link is kept. */
 	token_replaced_by(t, a.jti, buf, sizeof(buf));
 	assert_string_equal(buf, jti2);
@@ -1325,6 +1455,9 @@ int main(void)
 		T(test_schema_version),
 		T(test_counters),
 		T(test_counters_pending_migration),
+		T(test_rotate_batch),
+		T(test_rotate_batch_partial),
+		T(test_rotate_batch_unavailable),
 		cmocka_unit_test(test_close_null),
 	};
 #undef T
