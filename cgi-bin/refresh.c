@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 		.name = "refresh",
 		.path = "/auth/refresh",
 		.methods = HTTP_POST,
-		.needs = APP_SIGN | APP_DB | APP_BODY,
+		.needs = APP_SIGN | APP_DB | APP_BODY | APP_BATCH,
 		.bearer = 0,
 		.handle = refresh,
 	};

@@ -5,6 +5,7 @@
  */
 #include "app.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,7 +96,11 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	/* Mapped before the fork so that every worker shares one mapping. */
 	a.metrics = metrics_open(a.cfg.run_dir, ep->path);
 	if (!http_is_cgi()) {
-		int who = prefork_run((int)a.cfg.fcgi_children);
+		struct batch_master bm = { a.cfg.db_path,
+		    a.cfg.db_busy_timeout_ms, NULL };
+		struct prefork_duty duty = batch_duty(&bm);
+		int channel, who = prefork_run((int)a.cfg.fcgi_children,
+		    (ep->needs & APP_BATCH) ? &duty : NULL, &channel);
 
 		if (who == 2) {
 			/* Reload: the same program, fd 0 still listening. */
@@ -107,6 +112,16 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 		if (who != 0) {
 			rc = who == 1 ? 0 : 1;
 			goto out;
+		}
+		/* The master may wait out a busy database before answering. */
+		if (channel >= 0) {
+			if (batch_client_init(&a.batch, channel,
+			    2 * a.cfg.db_busy_timeout_ms + 1000) != 0) {
+				snprintf(err, sizeof(err), "batch channel: %s",
+				    strerror(errno));
+				goto fail;
+			}
+			a.tokens.batch = &a.batch;
 		}
 	}
 	if (app_load_worker(&a, ep, err, sizeof(err)) != 0)
@@ -224,15 +239,17 @@ void app_reply_pair(struct http_req *req, int status,
 int app_authenticate(struct app *a, struct http_req *req,
     struct jwt_claims *claims, char *email)
 {
-	char scratch[VALID_EMAIL_MAX + 1];
 	const char *token = NULL;
 	size_t len = 0;
 	enum auth_err rc;
 
 	rc = http_bearer(req, &token, &len);
-	if (rc == AUTH_OK)
+	if (rc == AUTH_OK) {
+		char scratch[VALID_EMAIL_MAX + 1];
+
 		rc = tokens_check_access(&a->tokens, token, len, claims,
 		    email != NULL ? email : scratch);
+	}
 	if (rc != AUTH_OK) {
 		http_reply_error(req, rc, NULL);
 		return -1;

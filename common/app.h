@@ -20,6 +20,7 @@
 #define APP_DB       (1u << 2)   /* database and prepared statements */
 #define APP_PASSWORD (1u << 3)   /* hashing, with the dummy hash */
 #define APP_BODY     (1u << 4)   /* POST carries a JSON body (411 without length) */
+#define APP_BATCH    (1u << 5)   /* refresh rotations group-committed by the master */
 
 struct app {
 	struct config cfg;
@@ -28,6 +29,7 @@ struct app {
 	struct password_ctx *pw;
 	struct metrics *metrics;
 	struct tokens tokens;
+	struct batch_client batch;   /* with APP_BATCH, in a FastCGI worker */
 	struct store_throttle throttle;
 };
 

@@ -124,7 +124,9 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 	rc = tokens_issue(t, old.sub, old.sid, now, NULL, out, &g, jti);
 	if (rc != AUTH_OK)
 		return rc;
-	rc = store_rotate(t->store, old.jti, &g, t->reuse_interval, how);
+	rc = t->batch != NULL ?
+	    batch_rotate(t->batch, old.jti, &g, t->reuse_interval, how) :
+	    store_rotate(t->store, old.jti, &g, t->reuse_interval, how);
 	if (rc != AUTH_OK)
 		return rc;
 	if (*how == STORE_REPLAY)

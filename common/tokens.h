@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "batch.h"
 #include "err.h"
 #include "jwt.h"
 #include "store.h"
@@ -26,6 +27,7 @@ struct tokens {
 	const struct jwt_keys *keys;
 	struct jwt_policy pol;
 	struct store *store;
+	struct batch_client *batch;  /* rotations go to the master; NULL: own store */
 	long access_ttl;
 	long refresh_ttl;
 	long reuse_interval;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # Races and contention: concurrent rotations of one refresh token, and a
-# database locked past its busy timeout.
+# database locked past its busy timeout. Refresh rotations are committed
+# by the refresh master for all its workers (common/batch.c): these tests
+# go through it.
 
 load helper
 
@@ -46,4 +48,57 @@ teardown_file() { stack_stop; }
 	# Once the lock is gone the same request succeeds.
 	api POST /auth/register '{"email":"locked@example.com","password":"secret123"}'
 	[ "$status_code" = 201 ]
+}
+
+@test "concurrent refreshes of many sessions all rotate, each exactly once" {
+	for i in $(seq 1 8); do
+		register "many$i@example.com"
+		echo "$refresh" > "$WORK/many$i.token"
+	done
+	for round in 1 2 3; do
+		for i in $(seq 1 8); do
+			printf '{"refresh_token":"%s"}' "$(cat "$WORK/many$i.token")" > "$WORK/many$i.json"
+		done
+		seq 1 8 | xargs -P 8 -I{} sh -c 'curl -s -X POST -H "Content-Type: application/json" \
+			--data-binary @"$1/many$2.json" "$3/auth/refresh" > "$1/many$2.out"' _ "$WORK" {} "$BASE"
+		for i in $(seq 1 8); do
+			t=$(jq -r .refresh_token < "$WORK/many$i.out")
+			[ -n "$t" ] && [ "$t" != null ]
+			echo "$t" > "$WORK/many$i.token"
+		done
+	done
+	# Per session: the first token and three successors, one live.
+	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email LIKE 'many%' GROUP BY u.id" | sort -u)" = 4 ]
+	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email LIKE 'many%' AND t.revoked = 0")" = 8 ]
+}
+
+@test "a refresh while the database is locked past its timeout is 503, then works" {
+	register lockedrefresh@example.com
+	( { echo "BEGIN EXCLUSIVE;"; sleep 2; echo "COMMIT;"; } | sqlite3 "$WORK/auth.db" ) &
+	holder=$!
+	sleep 0.3
+	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
+	[ "$status_code" = 503 ]
+	wait "$holder"
+	# Nothing was written: the same token still rotates.
+	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
+	[ "$status_code" = 200 ]
+}
+
+@test "killed refresh workers are replaced, and their successors rotate" {
+	register respawn@example.com
+	victims=$(workers refresh)
+	kill -KILL $victims
+	for _ in $(seq 1 60); do
+		w=$(workers refresh)
+		[ "$(wc -w <<<"$w")" = 2 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$victims" | sort) <(tr ' ' '\n' <<<"$w" | sort))" ] && break
+		sleep 0.1
+	done
+	[ -z "$(comm -12 <(tr ' ' '\n' <<<"$victims" | sort) <(tr ' ' '\n' <<<"$(workers refresh)" | sort))" ]
+	# Every worker now is a new one, with a new channel to the master.
+	for _ in $(seq 1 4); do
+		api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
+		[ "$status_code" = 200 ]
+		refresh=$(jq -r .refresh_token <<<"$body")
+	done
 }

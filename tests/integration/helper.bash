@@ -75,6 +75,13 @@ register() {
 	refresh=$(jq -r .refresh_token <<<"$body")
 }
 
+# workers ENDPOINT: pids of the endpoint's worker processes.
+workers() {
+	local master
+	master=$(cat "$RUN_DIR/$1.pid")
+	cat "/proc/$master/task/$master/children"
+}
+
 # JSON field of the JWT segment N (0 header, 1 payload) of a token.
 jwt_part() {
 	local seg

@@ -16,13 +16,6 @@ metric() {
 		awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
-# workers ENDPOINT: pids of the endpoint's worker processes.
-workers() {
-	local master
-	master=$(cat "$RUN_DIR/$1.pid")
-	cat "/proc/$master/task/$master/children"
-}
-
 # parallel N PATH: N concurrent GETs of PATH, so that both workers serve.
 parallel() {
 	seq 1 "$1" | xargs -P 8 -I{} curl -s -o /dev/null "$BASE$2"

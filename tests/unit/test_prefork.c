@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "prefork.h"
 #include "fixture.h"
 
@@ -37,6 +38,7 @@ struct master_report {
 struct worker_msg {
 	pid_t pid;
 	int sock;                 /* 1 when fd 0 is the inherited socket */
+	int echo;                 /* 1 master answered on the channel, 0 none */
 };
 
 struct master {
@@ -44,6 +46,7 @@ struct master {
 	int workers_rd;           /* worker_msg stream */
 	int report_rd;            /* master_report */
 	int log_fd;
+	int with_duty;
 };
 
 static volatile sig_atomic_t worker_stop;
@@ -86,8 +89,58 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* A worker: say hello, wait for SIGTERM, say goodbye. */
-static void worker_main(int wfd)
+/*
+ * The duty of a master under test: answer each worker's pid with pid + 1;
+ * open and close are logged so that a test can count them.
+ */
+static int echo_open(void *ctx)
+{
+	(void)ctx;
+	log_event(LOG_INFO, "echo_open", LOG_INT("pid", getpid()));
+	return 0;
+}
+
+static void echo_close(void *ctx)
+{
+	(void)ctx;
+	log_event(LOG_INFO, "echo_close", LOG_INT("pid", getpid()));
+}
+
+static void echo_serve(void *ctx, const int *fds, int n)
+{
+	int i;
+
+	(void)ctx;
+	for (i = 0; i < n; i++) {
+		pid_t v;
+
+		if (recv(fds[i], &v, sizeof(v), MSG_DONTWAIT) != sizeof(v))
+			continue;
+		v++;
+		(void)send(fds[i], &v, sizeof(v), MSG_NOSIGNAL);
+	}
+}
+
+/* One round trip on the worker's channel: 1 answered right, 0 no channel. */
+static int echo_round(int channel)
+{
+	pid_t v = getpid(), back = 0;
+
+	if (channel < 0)
+		return 0;
+	if (send(channel, &v, sizeof(v), MSG_NOSIGNAL) != sizeof(v))
+		return -1;
+	while (recv(channel, &back, sizeof(back), 0) < 0 && errno == EINTR)
+		;
+	return back == v + 1 ? 1 : -1;
+}
+
+/*
+ * A worker: say hello, wait for SIGTERM, say goodbye. With a channel,
+ * each message first does a round trip to the master: the goodbye one
+ * proves the master still answers while it stops its workers.
+ */
+static void worker_main(int wfd, int channel)
 {
 	struct sigaction sa;
 	struct worker_msg msg;
@@ -103,21 +156,26 @@ static void worker_main(int wfd)
 	sigdelset(&wait_mask, SIGTERM);
 	msg.pid = getpid();
 	msg.sock = fd0_is_socket();
+	msg.echo = echo_round(channel);
 	if (write_all(wfd, &msg, sizeof(msg)) != 0)
 		child_exit(5);
 	while (!worker_stop)
 		sigsuspend(&wait_mask);
 	msg.pid = -getpid();
+	msg.echo = echo_round(channel);
 	(void)write_all(wfd, &msg, sizeof(msg));
 	child_exit(0);
 }
 
 /* The master child: fd 0 a socket, then prefork_run(children). */
-static void master_main(int children, int wfd, int rfd, int log_fd)
+static void master_main(int children, int wfd, int rfd, int log_fd,
+    int with_duty)
 {
+	static const struct prefork_duty echo = { echo_open, echo_close,
+	    echo_serve, NULL };
 	struct master_report rep;
 	sigset_t cur;
-	int sv[2], rc;
+	int sv[2], rc, channel;
 
 	alarm(60);                /* a stuck master dies; its workers follow */
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || dup2(sv[0], 0) < 0)
@@ -125,9 +183,9 @@ static void master_main(int children, int wfd, int rfd, int log_fd)
 	close(sv[0]);
 	if (dup2(log_fd, 2) < 0)
 		child_exit(121);
-	rc = prefork_run(children);
+	rc = prefork_run(children, with_duty ? &echo : NULL, &channel);
 	if (rc == 0)
-		worker_main(wfd);
+		worker_main(wfd, channel);
 	sigprocmask(SIG_SETMASK, NULL, &cur);
 	rep.rc = rc;
 	rep.mask_restored = !sigismember(&cur, SIGCHLD) &&
@@ -140,11 +198,13 @@ static void master_main(int children, int wfd, int rfd, int log_fd)
 }
 
 /* Start a master of `children` workers, logging into log_path. */
-static void master_start(struct master *m, int children, const char *log_path)
+static void master_start(struct master *m, int children, const char *log_path,
+    int with_duty)
 {
 	int wp[2], rp[2];
 
 	memset(m, 0, sizeof(*m));
+	m->with_duty = with_duty;
 	assert_int_equal(pipe(wp), 0);
 	assert_int_equal(pipe(rp), 0);
 	m->log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
@@ -157,7 +217,7 @@ static void master_start(struct master *m, int children, const char *log_path)
 	if (m->pid == 0) {
 		close(wp[0]);
 		close(rp[0]);
-		master_main(children, wp[1], rp[1], m->log_fd);
+		master_main(children, wp[1], rp[1], m->log_fd, with_duty);
 	}
 	close(wp[1]);
 	close(rp[1]);
@@ -203,6 +263,8 @@ static pid_t next_worker(struct master *m, int ms)
 		fail_msg("no worker message within %d ms", ms);
 	/* Every worker shares the master's socket at fd 0. */
 	assert_int_equal(msg.sock, 1);
+	/* With a duty every round trip is answered; without, no channel. */
+	assert_int_equal(msg.echo, m->with_duty);
 	return msg.pid;
 }
 
@@ -330,7 +392,7 @@ static void test_start_respawn_term(void **state)
 	struct pf *t = *state;
 	pid_t w1, w2, w3;
 
-	master_start(&t->m, 2, t->log);
+	master_start(&t->m, 2, t->log, 0);
 	w1 = next_worker(&t->m, WAIT_MS);
 	w2 = next_worker(&t->m, WAIT_MS);
 	assert_true(w1 > 0 && w2 > 0);
@@ -366,7 +428,7 @@ static void test_sighup_reload(void **state)
 	struct pf *t = *state;
 	pid_t w1, w2;
 
-	master_start(&t->m, 2, t->log);
+	master_start(&t->m, 2, t->log, 0);
 	w1 = next_worker(&t->m, WAIT_MS);
 	w2 = next_worker(&t->m, WAIT_MS);
 	assert_true(w1 > 0 && w2 > 0 && w1 != w2);
@@ -380,7 +442,7 @@ static void test_sigint_stops(void **state)
 	struct pf *t = *state;
 	pid_t w1, w2;
 
-	master_start(&t->m, 2, t->log);
+	master_start(&t->m, 2, t->log, 0);
 	w1 = next_worker(&t->m, WAIT_MS);
 	w2 = next_worker(&t->m, WAIT_MS);
 	assert_true(w1 > 0 && w2 > 0 && w1 != w2);
@@ -394,7 +456,7 @@ static void test_master_death_stops_workers(void **state)
 	pid_t w1, w2, bye1, bye2;
 	int status;
 
-	master_start(&t->m, 2, t->log);
+	master_start(&t->m, 2, t->log, 0);
 	w1 = next_worker(&t->m, WAIT_MS);
 	w2 = next_worker(&t->m, WAIT_MS);
 	assert_true(w1 > 0 && w2 > 0 && w1 != w2);
@@ -411,16 +473,39 @@ static void test_master_death_stops_workers(void **state)
 	    -1);
 }
 
+/*
+ * A master with a duty: every worker, a respawned one too, has a channel
+ * the master answers, also while it stops them; the duty is closed around
+ * each fork and at the end, and opened again after each.
+ */
+static void test_duty(void **state)
+{
+	struct pf *t = *state;
+	pid_t w1, w2, w3;
+
+	master_start(&t->m, 2, t->log, 1);
+	w1 = next_worker(&t->m, WAIT_MS);
+	w2 = next_worker(&t->m, WAIT_MS);
+	assert_int_equal(kill(w1, SIGKILL), 0);
+	w3 = next_worker(&t->m, WAIT_MS);
+	assert_true(w3 > 0 && w3 != w1 && w3 != w2);
+	stop_and_check(t, w2, w3, SIGTERM, 1);
+	assert_int_equal(log_count(t->log, "\"echo_open\""), 2);
+	assert_int_equal(log_count(t->log, "\"echo_close\""), 2);
+}
+
 static void test_bad_counts(void **state)
 {
 	sigset_t before, after;
+	int channel = 0;
 
 	(void)state;
 	sigprocmask(SIG_SETMASK, NULL, &before);
-	assert_int_equal(prefork_run(0), -1);
-	assert_int_equal(prefork_run(-1), -1);
-	assert_int_equal(prefork_run(65), -1);
-	assert_int_equal(prefork_run(1 << 20), -1);
+	assert_int_equal(prefork_run(0, NULL, &channel), -1);
+	assert_int_equal(prefork_run(-1, NULL, &channel), -1);
+	assert_int_equal(prefork_run(65, NULL, &channel), -1);
+	assert_int_equal(prefork_run(1 << 20, NULL, &channel), -1);
+	assert_int_equal(channel, -1);
 	/* Nothing was forked and the mask is untouched. */
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 	assert_int_equal(errno, ECHILD);
@@ -442,6 +527,7 @@ int main(void)
 		T(test_sighup_reload),
 		T(test_sigint_stops),
 		T(test_master_death_stops_workers),
+		T(test_duty),
 	};
 #undef T
 
