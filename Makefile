@@ -98,6 +98,7 @@ unit-build: $(TESTS)
 # valgrind on the unit tests. tests/run.sh prints "N passed, N failed".
 FUZZ_SECONDS ?= 60
 test: deps
+	$(MAKE) lint
 	$(MAKE) MODE=cov all unit-build
 	$(MAKE) MODE=asan all unit-build
 	$(MAKE) fuzz-build
@@ -138,7 +139,8 @@ lint:
 	cppcheck --enable=warning,style,performance,portability --std=c11 \
 	    --quiet --inline-suppr --error-exitcode=1 -Icommon \
 	    --suppress=missingIncludeSystem common/ cgi-bin/
-	clang-tidy --quiet common/*.c cgi-bin/*.c -- $(CPPFLAGS)
+	clang-tidy --quiet common/*.c cgi-bin/*.c -- $(CPPFLAGS) \
+	    -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/libexec/auth-svc $(DESTDIR)$(PREFIX)/share/auth-svc/schema

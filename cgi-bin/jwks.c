@@ -32,10 +32,10 @@ static void jwks(struct app *a, struct http_req *req)
 
 		if (i > 0)
 			body[len++] = ',';
-		memcpy(body + len, k, kl);
+		memcpy(body + len, k, kl + 1);   /* kept NUL-terminated */
 		len += kl;
 	}
-	memcpy(body + len, "]}", 2);
+	memcpy(body + len, "]}", 3);
 	len += 2;
 	http_reply_json(req, 200, HTTP_PUBLIC_CACHE, body, len);
 	free(body);
