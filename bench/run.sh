@@ -148,6 +148,19 @@ stack hello healthz "$root/$out/hello-bin"
 load healthz hello
 stop_stack hello
 
+# Memory as the target states it, two processes per endpoint: a stack
+# started that way and taken once through every write path, so that the
+# pages a request touches are counted.
+refresh_children=$FCGI_CHILDREN_REFRESH
+FCGI_CHILDREN_REFRESH=$FCGI_CHILDREN
+stack mem
+FCGI_CHILDREN_REFRESH=$refresh_children
+users 2
+read -r _ r _ < <(head -1 "$work/tokens")
+curl -s -o /dev/null -X POST "http://127.0.0.1:$port/auth/refresh" -d "{\"refresh_token\":\"$r\"}"
+read -r rss2_kb pss2_kb nprocs2 < <(rss "$work/mem/run")
+stop_stack mem
+
 echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN (refresh $FCGI_CHILDREN_REFRESH), BCRYPT_COST=$BCRYPT_COST, $procs cores"
 t0=$(date +%s%N)
 stack main
@@ -207,6 +220,8 @@ fi
 jq -s --argjson sign "$sign" --argjson verify "$verify" --argjson hash "$hash_rate" \
 	--argjson startup "$startup_ms" --argjson rss "$rss_kb" --argjson pss "$pss_kb" \
 	--argjson nprocs "$nprocs" --argjson children "$FCGI_CHILDREN" \
+	--argjson rss2 "$rss2_kb" --argjson pss2 "$pss2_kb" --argjson nprocs2 "$nprocs2" \
+	--argjson refresh_children "$FCGI_CHILDREN_REFRESH" \
 	--argjson cost "$BCRYPT_COST" --argjson db_small "$db_small" \
 	--argjson db_large "${db_large:-0}" --argjson conns "$conns" \
 	--argjson duration "$duration" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p')" '
@@ -214,10 +229,12 @@ jq -s --argjson sign "$sign" --argjson verify "$verify" --argjson hash "$hash_ra
 	(1 / (2 / $sign + 1 / $verify)) as $rsa |
 	{machine: {cpu: $cpu, cores: ('"$procs"'), kernel: "'"$(uname -r)"'"},
 	 settings: {duration_s: $duration, connections: $conns,
-	            fcgi_children: $children, bcrypt_cost: $cost},
+	            fcgi_children: $children, fcgi_children_refresh: $refresh_children,
+	            bcrypt_cost: $cost},
 	 ceilings: {hello_rps: $hello, rsa_sign_per_s: $sign, rsa_verify_per_s: $verify,
 	            refresh_rps: $rsa, hash_per_s: $hash},
 	 startup_ms: $startup, rss_kb: $rss, pss_kb: $pss, processes: $nprocs,
+	 two_per_endpoint: {rss_kb: $rss2, pss_kb: $pss2, processes: $nprocs2},
 	 db_bytes: {small: $db_small, scale: $db_large},
 	 scenarios: [.[] | . as $r | ($r.requests * 1e6 / $r.duration_us) as $rps |
 	   ({healthz: $hello, me: $hello, refresh: $rsa, login: $hash, register: $hash,
@@ -231,7 +248,8 @@ jq -r '
 	(.scenarios[] | "| \(.label) | \(.rps | floor) | \(.p50_us / 1000 * 100 | round / 100) | \(.p99_us / 1000 * 100 | round / 100) | \(.non2xx + .socket_errors) | \(.ceiling | floor) | \(.ratio * 100 | round)% |"),
 	"",
 	"Ceilings: hello-world \(.ceilings.hello_rps | floor) req/s; RSA-2048 sign \(.ceilings.rsa_sign_per_s | floor)/s, verify \(.ceilings.rsa_verify_per_s | floor)/s (refresh \(.ceilings.refresh_rps | floor)/s); password hash \(.ceilings.hash_per_s * 100 | round / 100)/s at cost \(.settings.bcrypt_cost).",
-	"Stack: \(.processes) processes (FCGI_CHILDREN=\(.settings.fcgi_children)), RSS \(.rss_kb / 1024 | floor) MiB, PSS \(.pss_kb / 1024 * 10 | round / 10) MiB; start to first answer \(.startup_ms) ms.",
+	"Stack as run: \(.processes) processes (FCGI_CHILDREN=\(.settings.fcgi_children), refresh \(.settings.fcgi_children_refresh)), RSS \(.rss_kb / 1024 | floor) MiB, PSS \(.pss_kb / 1024 * 10 | round / 10) MiB; start to first answer \(.startup_ms) ms.",
+	"Stack with 2 processes per endpoint: \(.two_per_endpoint.processes) processes, PSS \(.two_per_endpoint.pss_kb / 1024 * 10 | round / 10) MiB (sum of RSS \(.two_per_endpoint.rss_kb / 1024 | floor) MiB, shared pages counted once per process).",
 	(if .db_bytes.scale > 0 then "Scale: database \(.db_bytes.scale / 1048576 | floor) MiB (small run \(.db_bytes.small / 1024 | floor) KiB); me \(((.scenarios[] | select(.label == "me-scale") | .rps) / (.scenarios[] | select(.label == "me") | .rps)) * 100 | round)% and refresh \(((.scenarios[] | select(.label == "refresh-scale") | .rps) / (.scenarios[] | select(.label == "refresh") | .rps)) * 100 | round)% of the small-database rate." else empty end),
 	"Machine: \(.machine.cpu), \(.machine.cores) cores, Linux \(.machine.kernel); wrk -t\(.settings.connections) -c\(.settings.connections) -d\(.settings.duration_s)s on the same machine."
 	' "$out/results.json"
