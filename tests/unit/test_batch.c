@@ -152,6 +152,17 @@ static struct outcome outcome_of(int fd, pid_t pid)
 	return o;
 }
 
+/* Rotate old_jti to new_jti from a worker child, the master serving it. */
+static struct outcome via_master(struct bt *t, const char *old_jti,
+    const char *new_jti)
+{
+	pid_t pid;
+	int fd = worker(t, old_jti, new_jti, &pid);
+
+	serve(t);
+	return outcome_of(fd, pid);
+}
+
 static long long revoked(struct bt *t, const char *jti)
 {
 	char sql[256];
@@ -167,23 +178,17 @@ static void test_rotate_through_master(void **state)
 	struct bt *t = *state;
 	char j2[VALID_UUID_SIZE], j3[VALID_UUID_SIZE];
 	struct outcome o;
-	pid_t pid;
-	int fd;
 
 	assert_int_equal(t->duty.open(t->duty.ctx), 0);
 	assert_int_equal(valid_uuid_new(j2), 0);
 	assert_int_equal(valid_uuid_new(j3), 0);
-	fd = worker(t, t->jti, j2, &pid);
-	serve(t);
-	o = outcome_of(fd, pid);
+	o = via_master(t, t->jti, j2);
 	assert_int_equal(o.rc, AUTH_OK);
 	assert_int_equal(o.how, STORE_ROTATED);
 	assert_int_equal(revoked(t, t->jti), 1);
 	assert_int_equal(revoked(t, j2), 0);
 
-	fd = worker(t, t->jti, j3, &pid);
-	serve(t);
-	o = outcome_of(fd, pid);
+	o = via_master(t, t->jti, j3);
 	assert_int_equal(o.rc, AUTH_OK);
 	assert_int_equal(o.how, STORE_REPLAY);
 	assert_int_equal(revoked(t, j2), 1);
@@ -195,14 +200,10 @@ static void test_opens_lazily(void **state)
 	struct bt *t = *state;
 	char j2[VALID_UUID_SIZE];
 	struct outcome o;
-	pid_t pid;
-	int fd;
 
 	assert_null(t->m.store);
 	assert_int_equal(valid_uuid_new(j2), 0);
-	fd = worker(t, t->jti, j2, &pid);
-	serve(t);
-	o = outcome_of(fd, pid);
+	o = via_master(t, t->jti, j2);
 	assert_int_equal(o.rc, AUTH_OK);
 	assert_int_equal(o.how, STORE_ROTATED);
 	assert_non_null(t->m.store);
@@ -218,16 +219,12 @@ static void test_database_gone(void **state)
 	struct bt *t = *state;
 	char j2[VALID_UUID_SIZE], path[FX_PATH_MAX + 16];
 	struct outcome o;
-	pid_t pid;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/missing.db", t->fx.dir);
 	t->m.db_path = path;
 	assert_int_equal(t->duty.open(t->duty.ctx), -1);
 	assert_int_equal(valid_uuid_new(j2), 0);
-	fd = worker(t, t->jti, j2, &pid);
-	serve(t);
-	o = outcome_of(fd, pid);
+	o = via_master(t, t->jti, j2);
 	assert_int_equal(o.rc, AUTH_EUNAVAIL);
 	assert_int_equal(o.how, STORE_DEAD);
 	assert_int_equal(revoked(t, t->jti), 0);
@@ -239,13 +236,9 @@ static void test_bad_request(void **state)
 	struct bt *t = *state;
 	char j2[VALID_UUID_SIZE];
 	struct outcome o;
-	pid_t pid;
-	int fd;
 
 	assert_int_equal(valid_uuid_new(j2), 0);
-	fd = worker(t, "not-a-uuid", j2, &pid);
-	serve(t);
-	o = outcome_of(fd, pid);
+	o = via_master(t, "not-a-uuid", j2);
 	assert_int_equal(o.rc, AUTH_EINTERNAL);
 	assert_int_equal(o.how, STORE_DEAD);
 	assert_int_equal(revoked(t, t->jti), 0);
@@ -289,8 +282,6 @@ static void test_timeout_then_late_answer(void **state)
 	struct store_grant g;
 	enum store_rotation how = STORE_ROTATED;
 	struct outcome o;
-	pid_t pid;
-	int fd;
 
 	assert_int_equal(batch_client_init(&t->client, t->worker_end, 100), 0);
 	assert_int_equal(valid_uuid_new(j2), 0);
@@ -306,9 +297,7 @@ static void test_timeout_then_late_answer(void **state)
 	assert_int_equal(batch_client_init(&t->client, t->worker_end, WAIT_MS),
 	    0);
 	t->client.seq = 1;           /* as the timed-out call left it */
-	fd = worker(t, j2, j3, &pid);
-	serve(t);
-	o = outcome_of(fd, pid);
+	o = via_master(t, j2, j3);
 	assert_int_equal(o.rc, AUTH_OK);
 	assert_int_equal(o.how, STORE_ROTATED);
 	assert_int_equal(revoked(t, j2), 1);

@@ -446,6 +446,18 @@ static void test_rotate(void **state)
 	}
 }
 
+/* Rotation of who's session from old_jti to new_jti at now, in a batch. */
+static struct store_rotation_req batch_req(const struct ids *who,
+    const char *old_jti, const char *new_jti, long long now)
+{
+	struct store_rotation_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.old_jti = old_jti;
+	r.grant = grant(who, new_jti, now, now + 3600);
+	return r;
+}
+
 /*
  * A batch runs its rotations one after the other in one transaction: two
  * rotations of one token in a batch end as they would in two transactions
@@ -464,13 +476,9 @@ static void test_rotate_batch(void **state)
 	assert_int_equal(valid_uuid_new(ja), 0);
 	assert_int_equal(valid_uuid_new(ja2), 0);
 	assert_int_equal(valid_uuid_new(jb), 0);
-	memset(r, 0, sizeof(r));
-	r[0].old_jti = a.jti;
-	r[0].grant = grant(&a, ja, NOW + 1, NOW + 3601);
-	r[1].old_jti = a.jti;
-	r[1].grant = grant(&a, ja2, NOW + 1, NOW + 3601);
-	r[2].old_jti = b.jti;
-	r[2].grant = grant(&b, jb, NOW + 1, NOW + 3601);
+	r[0] = batch_req(&a, a.jti, ja, NOW + 1);
+	r[1] = batch_req(&a, a.jti, ja2, NOW + 1);
+	r[2] = batch_req(&b, b.jti, jb, NOW + 1);
 	assert_int_equal(store_rotate_batch(t->store, r, 3), AUTH_OK);
 	assert_int_equal(r[0].rc, AUTH_OK);
 	assert_int_equal(r[0].how, STORE_ROTATED);
@@ -490,10 +498,8 @@ static void test_rotate_batch(void **state)
 	do_register(t, "c@example.com", &a);
 	assert_int_equal(valid_uuid_new(ja), 0);
 	assert_int_equal(valid_uuid_new(ja2), 0);
-	r[0].old_jti = a.jti;
-	r[0].grant = grant(&a, ja, NOW + 2, NOW + 3602);
-	r[1].old_jti = a.jti;
-	r[1].grant = grant(&a, ja2, NOW + 2, NOW + 3602);
+	r[0] = batch_req(&a, a.jti, ja, NOW + 2);
+	r[1] = batch_req(&a, a.jti, ja2, NOW + 2);
 	r[1].reuse_interval = 10;
 	assert_int_equal(store_rotate_batch(t->store, r, 2), AUTH_OK);
 	assert_int_equal(r[0].how, STORE_ROTATED);
@@ -516,11 +522,8 @@ static void test_rotate_batch_partial(void **state)
 	do_register(t, "a@example.com", &a);
 	do_register(t, "b@example.com", &b);
 	assert_int_equal(valid_uuid_new(ja), 0);
-	memset(r, 0, sizeof(r));
-	r[0].old_jti = a.jti;
-	r[0].grant = grant(&a, b.jti, NOW + 1, NOW + 3601);   /* taken */
-	r[1].old_jti = b.jti;
-	r[1].grant = grant(&b, ja, NOW + 1, NOW + 3601);
+	r[0] = batch_req(&a, a.jti, b.jti, NOW + 1);   /* b.jti is taken */
+	r[1] = batch_req(&b, b.jti, ja, NOW + 1);
 	assert_int_equal(store_rotate_batch(t->store, r, 2), AUTH_OK);
 	assert_int_equal(r[0].rc, AUTH_EINTERNAL);
 	assert_int_equal(r[0].how, STORE_DEAD);
@@ -544,9 +547,7 @@ static void test_rotate_batch_unavailable(void **state)
 
 	do_register(t, "a@example.com", &a);
 	assert_int_equal(valid_uuid_new(ja), 0);
-	memset(r, 0, sizeof(r));
-	r[0].old_jti = a.jti;
-	r[0].grant = grant(&a, ja, NOW + 1, NOW + 3601);
+	r[0] = batch_req(&a, a.jti, ja, NOW + 1);
 	/* Another connection holds the write lock past a short timeout. */
 	store_close(t->store);
 	assert_int_equal(store_open(&t->store, t->fx.db, 50, NULL, 0), 0);
