@@ -7,6 +7,9 @@
 #            1 / (2/sign + 1/verify)
 #   hash     the configured password hash with $(nproc) processes: the
 #            login and register ceiling
+# Each ceiling is measured right before the scenario it bounds (this VM's
+# speed drifts by 10-20% within minutes: a ceiling taken at another time
+# would measure the drift); the table shows the ceiling runs too.
 # Prints one table (scenario, req/s, p50, p99, non-2xx, ceiling, ratio),
 # the stack's resident memory and its start-up time; writes the same as
 # JSON to build/bench/results.json. --scale preloads 1,000,000 users and
@@ -119,13 +122,38 @@ settle() {
 	done
 }
 
-# load SCENARIO LABEL: wrk for $duration seconds; appends to $work/results.
+# load SCENARIO LABEL PORT CEILING KIND: wrk for $duration seconds against
+# the stack on PORT; appends the result, with the ceiling it is compared
+# to, to $work/results and sets $rps.
 load() {
 	settle
 	BENCH_SCENARIO=$1 BENCH_TOKENS=$work/tokens BENCH_OUT=$work/wrk.out \
 	BENCH_TAG=$RANDOM$RANDOM wrk -t"$conns" -c"$conns" -d"${duration}s" --timeout 10s \
-		-s bench/wrk.lua "http://127.0.0.1:$port" >/dev/null
-	tail -1 "$work/wrk.out" | jq -c --arg l "$2" '. + {label: $l}' >> "$work/results"
+		-s bench/wrk.lua "http://127.0.0.1:$3" >/dev/null
+	tail -1 "$work/wrk.out" | jq -c --arg l "$2" --argjson c "$4" --arg k "$5" \
+		'. + {label: $l, rps: (.requests * 1e6 / .duration_us)} |
+		 . + {ceiling: (if $c > 0 then $c else .rps end), ceiling_kind: $k}' >> "$work/results"
+	rps=$(tail -1 "$work/results" | jq .rps)
+}
+
+# The ceilings, each measured now; they set $ceiling.
+hello_ceiling() {
+	load healthz hello "$hello_port" 0 hello
+	ceiling=$rps
+}
+rsa_ceiling() {
+	local sign verify
+	settle
+	read -r sign verify < <(openssl speed -seconds 3 -multi "$procs" rsa2048 2>/dev/null |
+		awk '/^rsa 2048 bits/ { print $(NF-1), $NF }')
+	ceiling=$(jq -n --argjson s "$sign" --argjson v "$verify" '1 / (2 / $s + 1 / $v)')
+	jq -cn --argjson s "$sign" --argjson v "$verify" --argjson c "$ceiling" \
+		'{sign_per_s: $s, verify_per_s: $v, refresh_rps: $c}' >> "$work/rsa"
+}
+hash_ceiling() {
+	settle
+	ceiling=$("$out/hashrate" "$BCRYPT_COST" "$procs" 3 "${PASSWORD_HASH:-bcrypt}")
+	echo "$ceiling" >> "$work/hash"
 }
 
 # rss DIR: resident kB of lighttpd and every endpoint process, and PSS.
@@ -142,11 +170,9 @@ rss() {
 	done | awk -v n="${#pids[@]}" '{ r += $1; s += $2 } END { printf "%d %d %d\n", r, s, n }'
 }
 
-# The transport ceiling is measured before and after the stack's run and
-# the higher figure kept: on a shared machine, the conservative ratio.
+# The transport ceiling: a stack of its own, idle while others run.
 stack hello healthz "$root/$out/hello-bin"
-load healthz hello
-stop_stack hello
+hello_port=$port
 
 # Memory as the target states it, two processes per endpoint: a stack
 # started that way and taken once through every write path, so that the
@@ -166,20 +192,20 @@ t0=$(date +%s%N)
 stack main
 startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 read -r rss_kb pss_kb nprocs < <(rss "$work/main/run")
+main_port=$port
 users "$conns"
-for s in healthz me refresh login register; do
-	load "$s" "$s"
+for s in healthz me; do
+	hello_ceiling
+	load "$s" "$s" "$main_port" "$ceiling" hello
+done
+rsa_ceiling
+load refresh refresh "$main_port" "$ceiling" rsa
+for s in login register; do
+	hash_ceiling
+	load "$s" "$s" "$main_port" "$ceiling" hash
 done
 db_small=$(stat -c %s "$work/main/auth.db")
 stop_stack main
-
-stack hello2 healthz "$root/$out/hello-bin"
-load healthz hello
-stop_stack hello2
-
-read -r sign verify < <(openssl speed -seconds 3 -multi "$procs" rsa2048 2>/dev/null |
-	awk '/^rsa 2048 bits/ { print $(NF-1), $NF }')
-hash_rate=$("$out/hashrate" "$BCRYPT_COST" "$procs" 3 "${PASSWORD_HASH:-bcrypt}")
 
 if [ $scale -eq 1 ]; then
 	echo "bench: preloading 1,000,000 users and 3,000,000 sessions and refresh tokens"
@@ -212,12 +238,14 @@ SQL
 	db_large=$(stat -c %s "$work/scale/auth.db")
 	stack scale
 	users "$conns"
-	load me me-scale
-	load refresh refresh-scale
+	hello_ceiling
+	load me me-scale "$port" "$ceiling" hello
+	rsa_ceiling
+	load refresh refresh-scale "$port" "$ceiling" rsa
 	stop_stack scale
 fi
 
-jq -s --argjson sign "$sign" --argjson verify "$verify" --argjson hash "$hash_rate" \
+jq -n --slurpfile r "$work/results" --slurpfile rsa "$work/rsa" --slurpfile hash "$work/hash" \
 	--argjson startup "$startup_ms" --argjson rss "$rss_kb" --argjson pss "$pss_kb" \
 	--argjson nprocs "$nprocs" --argjson children "$FCGI_CHILDREN" \
 	--argjson rss2 "$rss2_kb" --argjson pss2 "$pss2_kb" --argjson nprocs2 "$nprocs2" \
@@ -225,29 +253,24 @@ jq -s --argjson sign "$sign" --argjson verify "$verify" --argjson hash "$hash_ra
 	--argjson cost "$BCRYPT_COST" --argjson db_small "$db_small" \
 	--argjson db_large "${db_large:-0}" --argjson conns "$conns" \
 	--argjson duration "$duration" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p')" '
-	(map(select(.label == "hello") | .requests * 1e6 / .duration_us) | max) as $hello |
-	(1 / (2 / $sign + 1 / $verify)) as $rsa |
 	{machine: {cpu: $cpu, cores: ('"$procs"'), kernel: "'"$(uname -r)"'"},
 	 settings: {duration_s: $duration, connections: $conns,
 	            fcgi_children: $children, fcgi_children_refresh: $refresh_children,
 	            bcrypt_cost: $cost},
-	 ceilings: {hello_rps: $hello, rsa_sign_per_s: $sign, rsa_verify_per_s: $verify,
-	            refresh_rps: $rsa, hash_per_s: $hash},
+	 ceilings: {hello_rps: [$r[] | select(.label == "hello") | .rps],
+	            rsa: $rsa, hash_per_s: $hash},
 	 startup_ms: $startup, rss_kb: $rss, pss_kb: $pss, processes: $nprocs,
 	 two_per_endpoint: {rss_kb: $rss2, pss_kb: $pss2, processes: $nprocs2},
 	 db_bytes: {small: $db_small, scale: $db_large},
-	 scenarios: [.[] | . as $r | ($r.requests * 1e6 / $r.duration_us) as $rps |
-	   ({healthz: $hello, me: $hello, refresh: $rsa, login: $hash, register: $hash,
-	     hello: $hello, "me-scale": $hello, "refresh-scale": $rsa}[$r.label]) as $ceil |
-	   $r + {rps: $rps, ceiling: $ceil, ratio: ($rps / $ceil)}]}' \
-	"$work/results" > "$out/results.json"
+	 scenarios: [$r[] | . + {ratio: (.rps / .ceiling)}]}' \
+	> "$out/results.json"
 
 jq -r '
 	"| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ratio |",
 	"| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
 	(.scenarios[] | "| \(.label) | \(.rps | floor) | \(.p50_us / 1000 * 100 | round / 100) | \(.p99_us / 1000 * 100 | round / 100) | \(.non2xx + .socket_errors) | \(.ceiling | floor) | \(.ratio * 100 | round)% |"),
 	"",
-	"Ceilings: hello-world \(.ceilings.hello_rps | floor) req/s; RSA-2048 sign \(.ceilings.rsa_sign_per_s | floor)/s, verify \(.ceilings.rsa_verify_per_s | floor)/s (refresh \(.ceilings.refresh_rps | floor)/s); password hash \(.ceilings.hash_per_s * 100 | round / 100)/s at cost \(.settings.bcrypt_cost).",
+	"Ceilings, each measured right before its scenario: hello-world \([.ceilings.hello_rps[] | floor] | join(", ")) req/s; RSA-2048 sign/verify \([.ceilings.rsa[] | "\(.sign_per_s | floor)/\(.verify_per_s | floor)"] | join(", ")) per s (refresh \([.ceilings.rsa[] | .refresh_rps | floor] | join(", ")) req/s); password hash \([.ceilings.hash_per_s[] * 100 | round / 100] | join(", ")) per s at cost \(.settings.bcrypt_cost).",
 	"Stack as run: \(.processes) processes (FCGI_CHILDREN=\(.settings.fcgi_children), refresh \(.settings.fcgi_children_refresh)), RSS \(.rss_kb / 1024 | floor) MiB, PSS \(.pss_kb / 1024 * 10 | round / 10) MiB; start to first answer \(.startup_ms) ms.",
 	"Stack with 2 processes per endpoint: \(.two_per_endpoint.processes) processes, PSS \(.two_per_endpoint.pss_kb / 1024 * 10 | round / 10) MiB (sum of RSS \(.two_per_endpoint.rss_kb / 1024 | floor) MiB, shared pages counted once per process).",
 	(if .db_bytes.scale > 0 then "Scale: database \(.db_bytes.scale / 1048576 | floor) MiB (small run \(.db_bytes.small / 1024 | floor) KiB); me \(((.scenarios[] | select(.label == "me-scale") | .rps) / (.scenarios[] | select(.label == "me") | .rps)) * 100 | round)% and refresh \(((.scenarios[] | select(.label == "refresh-scale") | .rps) / (.scenarios[] | select(.label == "refresh") | .rps)) * 100 | round)% of the small-database rate." else empty end),
