@@ -163,6 +163,13 @@ static struct outcome via_master(struct bt *t, const char *old_jti,
 	return outcome_of(fd, pid);
 }
 
+static void assert_outcome(struct outcome o, enum auth_err rc,
+    enum store_rotation how)
+{
+	assert_int_equal(o.rc, rc);
+	assert_int_equal(o.how, how);
+}
+
 static long long revoked(struct bt *t, const char *jti)
 {
 	char sql[256];
@@ -183,14 +190,12 @@ static void test_rotate_through_master(void **state)
 	assert_int_equal(valid_uuid_new(j2), 0);
 	assert_int_equal(valid_uuid_new(j3), 0);
 	o = via_master(t, t->jti, j2);
-	assert_int_equal(o.rc, AUTH_OK);
-	assert_int_equal(o.how, STORE_ROTATED);
+	assert_outcome(o, AUTH_OK, STORE_ROTATED);
 	assert_int_equal(revoked(t, t->jti), 1);
 	assert_int_equal(revoked(t, j2), 0);
 
 	o = via_master(t, t->jti, j3);
-	assert_int_equal(o.rc, AUTH_OK);
-	assert_int_equal(o.how, STORE_REPLAY);
+	assert_outcome(o, AUTH_OK, STORE_REPLAY);
 	assert_int_equal(revoked(t, j2), 1);
 }
 
@@ -204,8 +209,7 @@ static void test_opens_lazily(void **state)
 	assert_null(t->m.store);
 	assert_int_equal(valid_uuid_new(j2), 0);
 	o = via_master(t, t->jti, j2);
-	assert_int_equal(o.rc, AUTH_OK);
-	assert_int_equal(o.how, STORE_ROTATED);
+	assert_outcome(o, AUTH_OK, STORE_ROTATED);
 	assert_non_null(t->m.store);
 	/* close is idempotent */
 	t->duty.close(t->duty.ctx);
@@ -225,8 +229,7 @@ static void test_database_gone(void **state)
 	assert_int_equal(t->duty.open(t->duty.ctx), -1);
 	assert_int_equal(valid_uuid_new(j2), 0);
 	o = via_master(t, t->jti, j2);
-	assert_int_equal(o.rc, AUTH_EUNAVAIL);
-	assert_int_equal(o.how, STORE_DEAD);
+	assert_outcome(o, AUTH_EUNAVAIL, STORE_DEAD);
 	assert_int_equal(revoked(t, t->jti), 0);
 }
 
@@ -239,8 +242,7 @@ static void test_bad_request(void **state)
 
 	assert_int_equal(valid_uuid_new(j2), 0);
 	o = via_master(t, "not-a-uuid", j2);
-	assert_int_equal(o.rc, AUTH_EINTERNAL);
-	assert_int_equal(o.how, STORE_DEAD);
+	assert_outcome(o, AUTH_EINTERNAL, STORE_DEAD);
 	assert_int_equal(revoked(t, t->jti), 0);
 	assert_int_equal(revoked(t, j2), -999);
 
@@ -298,8 +300,7 @@ static void test_timeout_then_late_answer(void **state)
 	    0);
 	t->client.seq = 1;           /* as the timed-out call left it */
 	o = via_master(t, j2, j3);
-	assert_int_equal(o.rc, AUTH_OK);
-	assert_int_equal(o.how, STORE_ROTATED);
+	assert_outcome(o, AUTH_OK, STORE_ROTATED);
 	assert_int_equal(revoked(t, j2), 1);
 }
 

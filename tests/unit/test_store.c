@@ -458,6 +458,14 @@ static struct store_rotation_req batch_req(const struct ids *who,
 	return r;
 }
 
+/* What one rotation of a batch reported. */
+static void assert_rotation(const struct store_rotation_req *r,
+    enum auth_err rc, enum store_rotation how)
+{
+	assert_int_equal(r->rc, rc);
+	assert_int_equal(r->how, how);
+}
+
 /*
  * A batch runs its rotations one after the other in one transaction: two
  * rotations of one token in a batch end as they would in two transactions
@@ -480,12 +488,9 @@ static void test_rotate_batch(void **state)
 	r[1] = batch_req(&a, a.jti, ja2, NOW + 1);
 	r[2] = batch_req(&b, b.jti, jb, NOW + 1);
 	assert_int_equal(store_rotate_batch(t->store, r, 3), AUTH_OK);
-	assert_int_equal(r[0].rc, AUTH_OK);
-	assert_int_equal(r[0].how, STORE_ROTATED);
-	assert_int_equal(r[1].rc, AUTH_OK);
-	assert_int_equal(r[1].how, STORE_REPLAY);
-	assert_int_equal(r[2].rc, AUTH_OK);
-	assert_int_equal(r[2].how, STORE_ROTATED);
+	assert_rotation(&r[0], AUTH_OK, STORE_ROTATED);
+	assert_rotation(&r[1], AUTH_OK, STORE_REPLAY);
+	assert_rotation(&r[2], AUTH_OK, STORE_ROTATED);
 	/* The replay revoked a's session, successor included; b's lives. */
 	assert_int_equal(session_col(t, a.sid, "revoked"), 1);
 	assert_int_equal(token_col(t, ja, "revoked"), 1);
@@ -525,10 +530,8 @@ static void test_rotate_batch_partial(void **state)
 	r[0] = batch_req(&a, a.jti, b.jti, NOW + 1);   /* b.jti is taken */
 	r[1] = batch_req(&b, b.jti, ja, NOW + 1);
 	assert_int_equal(store_rotate_batch(t->store, r, 2), AUTH_OK);
-	assert_int_equal(r[0].rc, AUTH_EINTERNAL);
-	assert_int_equal(r[0].how, STORE_DEAD);
-	assert_int_equal(r[1].rc, AUTH_OK);
-	assert_int_equal(r[1].how, STORE_ROTATED);
+	assert_rotation(&r[0], AUTH_EINTERNAL, STORE_DEAD);
+	assert_rotation(&r[1], AUTH_OK, STORE_ROTATED);
 	/* a's token was not marked rotated: its update was undone. */
 	assert_int_equal(token_col(t, a.jti, "revoked"), 0);
 	assert_int_equal(token_col(t, b.jti, "revoked"), 1);
@@ -555,8 +558,7 @@ static void test_rotate_batch_unavailable(void **state)
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL), SQLITE_OK);
 	assert_int_equal(store_rotate_batch(t->store, r, 1), AUTH_EUNAVAIL);
-	assert_int_equal(r[0].rc, AUTH_EUNAVAIL);
-	assert_int_equal(r[0].how, STORE_DEAD);
+	assert_rotation(&r[0], AUTH_EUNAVAIL, STORE_DEAD);
 	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(other);
 	assert_int_equal(token_col(t, a.jti, "revoked"), 0);
