@@ -317,8 +317,12 @@ int prefork_run(int children, const struct prefork_duty *duty, int *channel)
 			return 0;
 		started += pf.slots[i].pid > 0;
 	}
-	if (started > 0 && (duty == NULL || duty->open(duty->ctx) == 0))
+	if (started > 0) {
+		/* A failure is the duty's to log and to retry (as on respawn). */
+		if (duty != NULL)
+			(void)duty->open(duty->ctx);
 		rc = prefork_loop(&pf, channel);
+	}
 	if (rc == 0)
 		return 0;               /* a respawned worker */
 	prefork_stop(&pf, SIGTERM);

@@ -6,9 +6,10 @@
  * Work the master does besides supervising, for all its workers at once.
  * open() runs once the first workers are forked and again after every
  * respawn, close() before every respawn and at the end: the master holds
- * no open database connection across a fork. serve() gets the master's
- * ends of the channels that have a message waiting; it must read one
- * message from each and answer it.
+ * no open database connection across a fork. A failed open() is not
+ * fatal: the duty logs it and tries again when it next serves. serve()
+ * gets the master's ends of the channels that have a message waiting; it
+ * must read one message from each and answer it.
  */
 struct prefork_duty {
 	int (*open)(void *ctx);              /* 0, or -1 (logged by the duty) */
@@ -28,8 +29,8 @@ struct prefork_duty {
  * the same way and returns 2: the caller re-executes itself to load keys
  * and settings anew, keeping the listening socket (connections wait in
  * its backlog meanwhile). Workers get SIGTERM if the master dies. -1 if
- * no worker could start or the duty could not open. In the master, the
- * signal mask is restored before returning.
+ * no worker could start. In the master, the signal mask is restored
+ * before returning.
  */
 int prefork_run(int children, const struct prefork_duty *duty, int *channel);
 
