@@ -156,7 +156,6 @@ static long prefork_ms_since(const struct timespec *since)
  */
 static void prefork_stop(struct prefork *pf, int sig)
 {
-	const struct timespec tick = { 0, 10L * 1000 * 1000 };
 	struct timespec start;
 	int i, alive, killed = 0;
 
@@ -185,15 +184,14 @@ static void prefork_stop(struct prefork *pf, int sig)
 					kill(pf->slots[i].pid, SIGKILL);
 			killed = 1;
 		}
-		if (alive && pf->duty != NULL) {
+		if (alive) {
+			/* Without a duty there are no channels: a 10 ms pause. */
 			struct pollfd pfd[PREFORK_MAX];
 			int slot[PREFORK_MAX];
 			int n = prefork_channels(pf, pfd, slot);
 
 			if (poll(pfd, (nfds_t)n, 10) > 0)
 				prefork_dispatch(pf, pfd, slot, n);
-		} else if (alive) {
-			nanosleep(&tick, NULL);
 		}
 	} while (alive);
 }

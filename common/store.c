@@ -237,18 +237,24 @@ enum auth_err store_register(struct store *st, const char *email,
 	return store_finish(st, rc);
 }
 
+/*
+ * Bind text ?1 of query q to v and step it: DB_ROW, DB_DONE or a negated
+ * enum auth_err, as db_step. The caller reads the row and resets q.
+ */
+static int store_step_text(struct db_stmt *q, const char *v)
+{
+	enum auth_err rc = store_bind(q, 1, v);
+
+	return rc == AUTH_OK ? db_step(q) : -(int)rc;
+}
+
 enum auth_err store_user_by_email(struct store *st, const char *email,
     char *id, char *hash)
 {
 	struct db_stmt *q = st->sql[SQL_USER_BY_EMAIL];
 	enum auth_err rc;
-	int step;
+	int step = store_step_text(q, email);
 
-	if ((rc = store_bind(q, 1, email)) != AUTH_OK) {
-		db_reset(q);
-		return rc;
-	}
-	step = db_step(q);
 	if (step == DB_ROW) {
 		size_t idlen = 0, hlen = 0;
 		const char *sid = db_col_text(q, 0, &idlen);
@@ -618,15 +624,10 @@ static enum auth_err store_throttle_wait(struct store *st, const char *key,
     int64_t now, long window, long max, long *wait)
 {
 	struct db_stmt *q = st->sql[SQL_THROTTLE_GET];
-	enum auth_err rc;
-	int step;
+	enum auth_err rc = AUTH_OK;
+	int step = store_step_text(q, key);
 
 	*wait = 0;
-	if ((rc = store_bind(q, 1, key)) != AUTH_OK) {
-		db_reset(q);
-		return rc;
-	}
-	step = db_step(q);
 	if (step == DB_ROW) {
 		int64_t failures = db_col_int(q, 0), start = db_col_int(q, 1);
 

@@ -387,16 +387,21 @@ static void stop_and_check(struct pf *t, pid_t w1, pid_t w2, int sig,
 	assert_true(gone(w2));
 }
 
+/* Start a master of two workers; their pids, checked distinct. */
+static void start_two(struct pf *t, int with_duty, pid_t *w1, pid_t *w2)
+{
+	master_start(&t->m, 2, t->log, with_duty);
+	*w1 = next_worker(&t->m, WAIT_MS);
+	*w2 = next_worker(&t->m, WAIT_MS);
+	assert_true(*w1 > 0 && *w2 > 0 && *w1 != *w2);
+}
+
 static void test_start_respawn_term(void **state)
 {
 	struct pf *t = *state;
 	pid_t w1, w2, w3;
 
-	master_start(&t->m, 2, t->log, 0);
-	w1 = next_worker(&t->m, WAIT_MS);
-	w2 = next_worker(&t->m, WAIT_MS);
-	assert_true(w1 > 0 && w2 > 0);
-	assert_true(w1 != w2);
+	start_two(t, 0, &w1, &w2);
 	assert_true(w1 != t->m.pid && w2 != t->m.pid);
 	assert_int_equal(kill(w1, 0), 0);
 	assert_int_equal(kill(w2, 0), 0);
@@ -428,10 +433,7 @@ static void test_sighup_reload(void **state)
 	struct pf *t = *state;
 	pid_t w1, w2;
 
-	master_start(&t->m, 2, t->log, 0);
-	w1 = next_worker(&t->m, WAIT_MS);
-	w2 = next_worker(&t->m, WAIT_MS);
-	assert_true(w1 > 0 && w2 > 0 && w1 != w2);
+	start_two(t, 0, &w1, &w2);
 	stop_and_check(t, w1, w2, SIGHUP, 2);
 	assert_int_equal(log_count(t->log, "\"event\":\"reload\""), 1);
 	assert_int_equal(log_count(t->log, "\"event\":\"worker_exited\""), 0);
@@ -442,10 +444,7 @@ static void test_sigint_stops(void **state)
 	struct pf *t = *state;
 	pid_t w1, w2;
 
-	master_start(&t->m, 2, t->log, 0);
-	w1 = next_worker(&t->m, WAIT_MS);
-	w2 = next_worker(&t->m, WAIT_MS);
-	assert_true(w1 > 0 && w2 > 0 && w1 != w2);
+	start_two(t, 0, &w1, &w2);
 	stop_and_check(t, w1, w2, SIGINT, 1);
 }
 
@@ -456,10 +455,7 @@ static void test_master_death_stops_workers(void **state)
 	pid_t w1, w2, bye1, bye2;
 	int status;
 
-	master_start(&t->m, 2, t->log, 0);
-	w1 = next_worker(&t->m, WAIT_MS);
-	w2 = next_worker(&t->m, WAIT_MS);
-	assert_true(w1 > 0 && w2 > 0 && w1 != w2);
+	start_two(t, 0, &w1, &w2);
 	/* The master is killed outright: each worker gets SIGTERM anyway. */
 	assert_int_equal(kill(t->m.pid, SIGKILL), 0);
 	status = master_reap(&t->m, STOP_MS);
@@ -483,9 +479,7 @@ static void test_duty(void **state)
 	struct pf *t = *state;
 	pid_t w1, w2, w3;
 
-	master_start(&t->m, 2, t->log, 1);
-	w1 = next_worker(&t->m, WAIT_MS);
-	w2 = next_worker(&t->m, WAIT_MS);
+	start_two(t, 1, &w1, &w2);
 	assert_int_equal(kill(w1, SIGKILL), 0);
 	w3 = next_worker(&t->m, WAIT_MS);
 	assert_true(w3 > 0 && w3 != w1 && w3 != w2);
