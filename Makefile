@@ -141,6 +141,7 @@ lint:
 	    --suppress=missingIncludeSystem common/ cgi-bin/
 	clang-tidy --quiet common/*.c cgi-bin/*.c -- $(CPPFLAGS) \
 	    -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
+	shellcheck -x scripts/*.sh bench/*.sh tests/run.sh tests/integration/helper.bash .ci/run
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/libexec/auth-svc $(DESTDIR)$(PREFIX)/share/auth-svc/schema

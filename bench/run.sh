@@ -20,6 +20,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 duration=${DURATION:-10}
 scale=0
 while [ $# -gt 0 ]; do
@@ -63,14 +65,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
 
 # stack NAME [ENDPOINTS BIN_DIR]: start a stack in $work/NAME; sets $port.
 stack() {
@@ -163,6 +157,7 @@ rss() {
 	for f in "$1"/*.pid; do
 		while read -r p || [ -n "$p" ]; do
 			pids+=("$p")
+			# shellcheck disable=SC2207 # the file is one line of pids
 			[ -r "/proc/$p/task/$p/children" ] && pids+=($(cat "/proc/$p/task/$p/children"))
 		done < "$f"
 	done

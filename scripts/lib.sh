@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: shell helpers the scripts share (sourced, not run).
 
 # Load ./.env (KEY=VALUE lines) without overriding variables already set in
@@ -33,6 +34,24 @@ db_path() {
 		return 1
 	fi
 	echo "$url"
+}
+
+# free_port: print a TCP port on 127.0.0.1 nothing listens on, taken below
+# the kernel's ephemeral range. A port inside it can be the local end of a
+# client connection in TIME_WAIT (every curl leaves some): nothing answers
+# there, yet a listener's bind() fails with EADDRINUSE.
+free_port() {
+	local low=32768 port
+	read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || :
+	[ "$low" -gt 11024 ] || low=11024
+	for _ in $(seq 1 100); do
+		port=$((10000 + RANDOM % (low - 10000)))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
 }
 
 die() {

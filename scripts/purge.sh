@@ -25,8 +25,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [[ $grace =~ ^[0-9]+$ ]] || die "--grace must be a number of seconds"
-[[ $batch =~ ^[0-9]+$ ]] && [ "$batch" -ge 1 ] && [ "$batch" -le 100000 ] ||
+if ! [[ $batch =~ ^[0-9]+$ ]] || [ "$batch" -lt 1 ] || [ "$batch" -gt 100000 ]; then
 	die "--batch must be between 1 and 100000"
+fi
 window=${LOGIN_WINDOW:-900}
 [[ $window =~ ^[0-9]+$ ]] || die "LOGIN_WINDOW must be a number"
 db=$(db_path) || exit 1

@@ -20,7 +20,8 @@ env_load "${ENV_FILE:-.env}"
 
 # Daemons must not hold the caller's descriptors (a test runner's pipe
 # would never see EOF): keep only stdin, stdout, stderr and bash's own.
-for fd in $(ls /proc/$$/fd); do
+for fd in "/proc/$$/fd"/*; do
+	fd=${fd##*/}
 	case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
 done
 
@@ -34,8 +35,9 @@ PORT=${PORT:-8080}
 FCGI_CHILDREN=${FCGI_CHILDREN:-2}
 ENDPOINTS=${ENDPOINTS:-"register login refresh me logout logout_all sessions jwks healthz readyz metrics"}
 
-[[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] ||
+if ! [[ $PORT =~ ^[0-9]+$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
 	die "PORT must be an integer between 1 and 65535 (got '$PORT')"
+fi
 [[ $HOST =~ ^[0-9A-Za-z.:-]+$ ]] || die "HOST must be an address (got '$HOST')"
 
 # Workers of endpoint EP: FCGI_CHILDREN_<EP> (e.g. FCGI_CHILDREN_LOGIN)
@@ -44,8 +46,9 @@ children_var() { local v=FCGI_CHILDREN_${1^^}; [ -n "${!v:-}" ] && echo "$v" || 
 for ep in $ENDPOINTS; do
 	[ -x "$BIN_DIR/$ep" ] || die "$BIN_DIR/$ep is missing: run make"
 	var=$(children_var "$ep")
-	[[ ${!var} =~ ^[0-9]+$ ]] && [ "${!var}" -ge 1 ] && [ "${!var}" -le 64 ] ||
+	if ! [[ ${!var} =~ ^[0-9]+$ ]] || [ "${!var}" -lt 1 ] || [ "${!var}" -gt 64 ]; then
 		die "$var must be an integer between 1 and 64 (got '${!var}')"
+	fi
 done
 
 mkdir -p "$RUN_DIR/www"
@@ -54,6 +57,10 @@ export RUN_DIR HOST PORT FCGI_CHILDREN
 LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
 [ -e "$RUN_DIR/lighttpd.pid" ] && kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null &&
 	die "already running (pid $(cat "$RUN_DIR/lighttpd.pid")); scripts/stop.sh first"
+# Something already answering on the port would pass the readiness check
+# below in our lighttpd's place.
+(exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null &&
+	die "$HOST:$PORT is in use by another server"
 
 # Development keys only at the default location; a key configured
 # elsewhere and missing is an error the endpoints report below.
@@ -90,7 +97,7 @@ for ep in $ENDPOINTS; do
 	rm -f "$RUN_DIR/$ep.sock" "$RUN_DIR/$ep.pid"
 	# spawn-fcgi points the children's stderr at /dev/null; the sh exec
 	# (same pid) gives them the log file instead.
-	# shellcheck disable=SC2016
+	# shellcheck disable=SC2016,SC2094 # $0/$1 are the inner sh's; LOG_FILE is only appended to
 	FCGI_CHILDREN=$n spawn-fcgi -s "$RUN_DIR/$ep.sock" -M 0600 -F 1 \
 		-P "$RUN_DIR/$ep.pid" -- /bin/sh -c 'exec "$0" 2>>"$1"' \
 		"$BIN_DIR/$ep" "$LOG_FILE" >/dev/null 2>>"$LOG_FILE" ||
@@ -98,22 +105,28 @@ for ep in $ENDPOINTS; do
 	started+=("$ep")
 done
 
-lighttpd -D -f "$root/lighttpd.conf" 2>>"$LOG_FILE" &
+# Its start-up errors (a port in use) reach stderr before its errorlog is
+# open: both go to the same file.
+lighttpd -D -f "$root/lighttpd.conf" 2>>"$RUN_DIR/lighttpd.log" &
 echo $! > "$RUN_DIR/lighttpd.pid"
 
-# Ready when /healthz answers (lighttpd binds within milliseconds).
+# Ready when /healthz answers: lighttpd binds within milliseconds, a worker
+# under a sanitizer on a busy machine can take seconds to its first answer.
 ready=0
-for _ in $(seq 1 100); do
+for _ in $(seq 1 400); do
 	if curl -fsS -o /dev/null "http://$HOST:$PORT/healthz" 2>/dev/null; then
 		ready=1
 		break
 	fi
-	kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null || break
+	if ! kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null; then
+		cleanup
+		die "lighttpd exited: $(tail -n 1 "$RUN_DIR/lighttpd.log" 2>/dev/null)"
+	fi
 	sleep 0.05
 done
 if [ $ready -ne 1 ]; then
 	cleanup
-	die "lighttpd did not come up on $HOST:$PORT (see $RUN_DIR/lighttpd.log)"
+	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/lighttpd.log and $LOG_FILE)"
 fi
 echo "auth-svc: serving http://$HOST:$PORT ($FCGI_CHILDREN processes per endpoint; log $LOG_FILE)"
 

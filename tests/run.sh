@@ -62,7 +62,7 @@ check_fail() { failed=$((failed + 1)); failures+=("$1"); echo "  not ok $1"; }
 unit_tests() {
 	local t name rc
 	for t in "$1"/tests/unit/test_*; do
-		[ -x "$t" ] && [[ $t != *.gc* ]] || continue
+		if [ ! -x "$t" ] || [[ $t == *.gc* ]]; then continue; fi
 		name=$(basename "$t")
 		CMOCKA_MESSAGE_OUTPUT=TAP "$t" > "$out/$name.tap" 2>"$out/$name.err"
 		rc=$?
@@ -126,7 +126,7 @@ if [ -n "$asan" ]; then
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if ls "$out"/asan/report.* >/dev/null 2>&1; then
 		head -60 "$out"/asan/report.*
-		check_fail "sanitizer reports ($(ls "$out"/asan/report.* | wc -l))"
+		check_fail "sanitizer reports ($(find "$out/asan" -name 'report.*' | wc -l))"
 	else
 		check_pass "no sanitizer report"
 	fi
@@ -157,6 +157,7 @@ fi
 
 if [ "$valgrind" -eq 1 ]; then
 	echo "== valgrind memcheck (unit tests of $build)"
+	# shellcheck disable=SC2016 # expanded by the inner sh, not here
 	for t in "$build"/tests/unit/test_*; do
 		[ -x "$t" ] && [[ $t != *.gc* ]] && echo "$t"
 	done | xargs -P "$(nproc)" -I{} sh -c 'CMOCKA_MESSAGE_OUTPUT=TAP valgrind -q \

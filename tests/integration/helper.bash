@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # helper.bash: start the real stack (scripts/start.sh, the script users run)
 # on a free port with a temporary database and keys; stop it by pid.
 # Binaries come from BIN_DIR (tests/run.sh points it at the coverage build).
@@ -6,17 +7,8 @@ ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 BIN_DIR=${BIN_DIR:-$ROOT/build/release/cgi-bin}
 export BIN_DIR
 
-free_port() {
-	local port
-	for _ in $(seq 1 50); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 # stack_env DIR: the environment of a stack living in DIR.
 stack_env() {
@@ -68,6 +60,7 @@ api() {
 }
 
 # register EMAIL [PASSWORD]: sets $access and $refresh.
+# shellcheck disable=SC2034 # the tests read them
 register() {
 	api POST /auth/register "{\"email\":\"$1\",\"password\":\"${2:-secret123}\"}"
 	[ "$status_code" = 201 ] || { echo "register $1: $status_code $body" >&2; return 1; }

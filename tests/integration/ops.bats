@@ -129,6 +129,38 @@ start_fails() {
 	[ ! -e "$RUN_DIR/lighttpd.pid" ]
 }
 
+@test "start on a port already taken says so in one line and leaves nothing running" {
+	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >/dev/null
+	second=$WORK/second
+	mkdir -p "$second"
+	run env RUN_DIR="$second/run" DATABASE_URL="sqlite:///$second/auth.db" \
+		bash -c "cd '$second' && '$ROOT/scripts/start.sh' --background"
+	[ "$status" -ne 0 ]
+	[ "$output" = "start.sh: 127.0.0.1:$PORT is in use by another server" ]
+	[ -z "$(ls "$second/run"/*.pid 2>/dev/null)" ]
+	# Its endpoint masters are gone: no process has a socket of its run dir.
+	! grep -qs "$second/run" /proc/net/unix
+	# The first stack still answers.
+	api GET /healthz
+	[ "$status_code" = 200 ]
+}
+
+@test "start on a port a closed client connection still holds says why lighttpd stopped" {
+	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >/dev/null
+	# curl closes first, so its end of the connection (local port P) stays
+	# in TIME_WAIT: nothing answers on P, yet no listener can bind it.
+	p=$(free_port)
+	curl -fsS -o /dev/null --local-port "$p" "$BASE/healthz"
+	second=$WORK/second
+	mkdir -p "$second"
+	run env RUN_DIR="$second/run" DATABASE_URL="sqlite:///$second/auth.db" PORT="$p" \
+		bash -c "cd '$second' && '$ROOT/scripts/start.sh' --background"
+	[ "$status" -ne 0 ]
+	[[ ${lines[-1]} == "start.sh: lighttpd exited: "*"Address already in use" ]]
+	[ -z "$(ls "$second/run"/*.pid 2>/dev/null)" ]
+	! grep -qs "$second/run" /proc/net/unix
+}
+
 @test "every endpoint serves one request as plain CGI" {
 	"$ROOT/scripts/migrate.sh" >/dev/null
 	run bash -c "REQUEST_METHOD=GET '$BIN_DIR/healthz' < /dev/null 2>/dev/null"
