@@ -247,7 +247,8 @@ int app_authenticate(struct app *a, struct http_req *req,
 	if (rc == AUTH_OK) {
 		char scratch[VALID_EMAIL_MAX + 1];
 
-		rc = tokens_check_access(&a->tokens, token, len, claims,
+		rc = tokens_check_access(&a->tokens, token, len,
+		    (long long)time(NULL), claims,
 		    email != NULL ? email : scratch);
 	}
 	if (rc != AUTH_OK) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "epoch.h"
 #include "log.h"
 
 struct db {
@@ -18,7 +19,11 @@ struct db {
 	struct db_stmt *savepoint, *release, *rollback_to;
 	long busy_timeout_ms;
 	struct timespec busy_since;
+	struct epoch *epoch;
 };
+
+/* SQLite's default auto-checkpoint threshold, in WAL frames (pages). */
+#define DB_AUTOCHECKPOINT 1000
 
 /* The opaque statement is the SQLite statement itself. */
 #define ST(s) ((sqlite3_stmt *)(void *)(s))
@@ -84,6 +89,33 @@ static int db_busy(void *ctx, int count)
 	return 1;
 }
 
+/*
+ * SQLite calls this after each transaction this connection commits, once
+ * the commit is visible and the write lock released: the moment to tell
+ * caches in other processes (epoch.h). The hook takes the place of
+ * SQLite's auto-checkpoint, so it checkpoints as that did.
+ */
+static int db_committed(void *ctx, sqlite3 *conn, const char *name,
+    int frames)
+{
+	struct db *db = ctx;
+
+	if (db->epoch != NULL)
+		epoch_bump(db->epoch);
+	if (frames >= DB_AUTOCHECKPOINT)
+		(void)sqlite3_wal_checkpoint_v2(conn, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+int db_epoch(struct db *db, uint64_t *out)
+{
+	if (db->epoch == NULL)
+		return -1;
+	*out = epoch_now(db->epoch);
+	return 0;
+}
+
 /* The directory part of path into buf. */
 static void db_dirname(const char *path, char *buf, size_t cap)
 {
@@ -126,6 +158,8 @@ int db_open(struct db **out, const char *path, long busy_timeout_ms,
 		    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
 		goto fail;
 	}
+	db->epoch = epoch_open(path);
+	sqlite3_wal_hook(db->conn, db_committed, db);
 	db->begin = db_prepare(db, "BEGIN IMMEDIATE");
 	db->commit = db_prepare(db, "COMMIT");
 	db->rollback = db_prepare(db, "ROLLBACK");
@@ -156,6 +190,7 @@ void db_close(struct db *db)
 			sqlite3_finalize(st);
 		sqlite3_close(db->conn);
 	}
+	epoch_close(db->epoch);
 	free(db);
 }
 

@@ -63,6 +63,13 @@ void db_reset(struct db_stmt *st);
 /* Rows changed by the last statement on db. */
 int db_changes(struct db *db);
 
+/*
+ * The database's change counter (epoch.h): it moves after every write
+ * transaction any process commits through this interface. -1 when this
+ * process has none; then nothing may be cached.
+ */
+int db_epoch(struct db *db, uint64_t *out);
+
 /* Map the engine's last error on db to an auth_err (never AUTH_OK). */
 enum auth_err db_error(struct db *db);
 

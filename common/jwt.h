@@ -48,6 +48,12 @@ int jwt_keys_load(struct jwt_keys **out, const char *private_path,
     size_t errlen) __attribute__((warn_unused_result));
 void jwt_keys_free(struct jwt_keys *keys);
 
+/* SHA-256 of data into out (JWT_SHA256_LEN bytes), with the keys' own
+ * digest context; 0 on success. */
+#define JWT_SHA256_LEN 32
+int jwt_sha256(const struct jwt_keys *keys, const void *data, size_t len,
+    unsigned char *out) __attribute__((warn_unused_result));
+
 /* Number of verification keys; the signing key's is index 0. */
 size_t jwt_keys_count(const struct jwt_keys *keys);
 /* RFC 7638 thumbprint of key i (base64url SHA-256), NUL terminated. */

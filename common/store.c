@@ -511,6 +511,11 @@ enum auth_err store_me(struct store *st, const char *user_id,
 	return rc;
 }
 
+int store_epoch(struct store *st, uint64_t *out)
+{
+	return db_epoch(st->db, out);
+}
+
 enum auth_err store_schema_version(struct store *st, char *version)
 {
 	struct db_stmt *q = st->sql[SQL_SCHEMA_VERSION];

@@ -121,6 +121,9 @@ enum auth_err store_rotate_batch(struct store *st,
 enum auth_err store_me(struct store *st, const char *user_id,
     const char *sid, char *email) __attribute__((warn_unused_result));
 
+/* The database's change counter (db_epoch): -1 when there is none. */
+int store_epoch(struct store *st, uint64_t *out);
+
 /*
  * Readiness: the newest applied migration version ("002") into version
  * (8 bytes). AUTH_EUNAVAIL when the database file is gone or no longer

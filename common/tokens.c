@@ -7,7 +7,6 @@
 #include "tokens.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -137,16 +136,18 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 	return AUTH_OK;
 }
 
-/* Verify an access token, through the per-process cache of verified ones. */
+/* Verify an access token, through the per-process cache of verified ones;
+ * on success *slotp is the token's slot. */
 static enum auth_err tokens_verify_access(struct tokens *t, const char *token,
-    size_t len, long long now, struct jwt_claims *claims)
+    size_t len, long long now, struct jwt_claims *claims,
+    struct tokens_cache_slot **slotp)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
+	unsigned char digest[JWT_SHA256_LEN];
 	struct tokens_cache_slot *slot;
 	enum auth_err rc;
 
 	if (len == 0 || len > JWT_MAX_LEN ||
-	    SHA256((const unsigned char *)token, len, digest) == NULL)
+	    jwt_sha256(t->keys, token, len, digest) != 0)
 		return AUTH_ETOKEN;
 	slot = &t->cache[digest[0] % TOKENS_CACHE_SLOTS];
 	if (slot->used && CRYPTO_memcmp(slot->digest, digest, sizeof(digest)) == 0) {
@@ -155,6 +156,7 @@ static enum auth_err tokens_verify_access(struct tokens *t, const char *token,
 		    slot->claims.iat > now + t->pol.skew)
 			return AUTH_ETOKEN;
 		*claims = slot->claims;
+		*slotp = slot;
 		return AUTH_OK;
 	}
 	rc = jwt_verify(t->keys, token, len, JWT_TYP_ACCESS, &t->pol, now, claims);
@@ -162,19 +164,39 @@ static enum auth_err tokens_verify_access(struct tokens *t, const char *token,
 		memcpy(slot->digest, digest, sizeof(digest));
 		slot->claims = *claims;
 		slot->used = 1;
+		slot->live = 0;
+		*slotp = slot;
 	}
 	return rc;
 }
 
 enum auth_err tokens_check_access(struct tokens *t, const char *token,
-    size_t len, struct jwt_claims *claims, char *email)
+    size_t len, long long now, struct jwt_claims *claims, char *email)
 {
+	struct tokens_cache_slot *slot = NULL;
+	uint64_t epoch = 0;
 	enum auth_err rc;
+	int cacheable;
 
-	rc = tokens_verify_access(t, token, len, (long long)time(NULL), claims);
+	rc = tokens_verify_access(t, token, len, now, claims, &slot);
 	if (rc != AUTH_OK)
 		return rc;
-	return store_me(t->store, claims->sub, claims->sid, email);
+	/* The epoch is read before the database: a write committed between
+	 * the two moves it past what the slot records. */
+	cacheable = store_epoch(t->store, &epoch) == 0;
+	if (cacheable && slot->live && slot->epoch == epoch &&
+	    slot->checked == now) {
+		memcpy(email, slot->email, sizeof(slot->email));
+		return AUTH_OK;
+	}
+	rc = store_me(t->store, claims->sub, claims->sid, email);
+	slot->live = rc == AUTH_OK && cacheable;
+	if (slot->live) {
+		memcpy(slot->email, email, sizeof(slot->email));
+		slot->epoch = epoch;
+		slot->checked = now;
+	}
+	return rc;
 }
 
 enum auth_err tokens_logout(struct tokens *t, const char *token, size_t len,

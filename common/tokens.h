@@ -3,24 +3,36 @@
 #define AUTH_TOKENS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "batch.h"
 #include "err.h"
 #include "jwt.h"
 #include "store.h"
+#include "valid.h"
 
 /*
  * Access tokens this process verified, by SHA-256 of the token: a client
  * presents the same token for its whole lifetime, and its signature and
  * claims cannot change, so only its expiry needs checking again. Keys and
  * policy are fixed for the life of the process (a reload re-executes it).
+ *
+ * A slot also keeps the database's answer that the token's session lives
+ * (and its user's email), with the database epoch it was read at: it
+ * stands while no write has been committed since (every revocation is
+ * one) and, for writers that bypass the service (sqlite3 by hand), for
+ * the rest of the second it was read in at most.
  */
 #define TOKENS_CACHE_SLOTS 256
 
 struct tokens_cache_slot {
-	unsigned char digest[32];
+	unsigned char digest[JWT_SHA256_LEN];
 	struct jwt_claims claims;
 	int used;
+	int live;                    /* the session answer below holds */
+	uint64_t epoch;
+	long long checked;           /* second it was read in */
+	char email[VALID_EMAIL_MAX + 1];
 };
 
 struct tokens {
@@ -74,13 +86,14 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
     __attribute__((warn_unused_result));
 
 /*
- * Check a bearer access token and that its session and user still live;
- * fills claims and email (VALID_EMAIL_MAX + 1). AUTH_ETOKEN otherwise.
- * A token verified before by this process skips the signature check, not
- * the expiry check and never the session check.
+ * Check a bearer access token at time now and that its session and user
+ * still live; fills claims and email (VALID_EMAIL_MAX + 1). AUTH_ETOKEN
+ * otherwise. A token verified before by this process skips the signature
+ * check, never the expiry check; its session check is reused as the
+ * cache above says.
  */
 enum auth_err tokens_check_access(struct tokens *t, const char *token,
-    size_t len, struct jwt_claims *claims, char *email)
+    size_t len, long long now, struct jwt_claims *claims, char *email)
     __attribute__((warn_unused_result));
 
 /*

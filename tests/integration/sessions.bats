@@ -130,3 +130,55 @@ bearer() { echo "Authorization: Bearer $1"; }
 	api GET /auth/sessions "" -H "$(bearer "$refresh")"
 	[ "$status_code" = 401 ]
 }
+
+# me_all STATUS TOKEN: /auth/me answers STATUS to TOKEN every time, asked
+# often enough that each of its workers has the answer cached.
+me_all() {
+	local i
+	for i in $(seq 1 $((3 * FCGI_CHILDREN))); do
+		api GET /auth/me "" -H "$(bearer "$2")"
+		[ "$status_code" = "$1" ] || { echo "me #$i: $status_code, not $1" >&2; return 1; }
+	done
+}
+
+@test "a cached me answer ends at once with every kind of revocation, from any process" {
+	register cached-logout@example.com
+	me_all 200 "$access"
+	api POST /auth/logout "{\"refresh_token\":\"$refresh\"}"
+	[ "$status_code" = 204 ]
+	me_all 401 "$access"
+
+	register cached-delete@example.com
+	sid=$(jwt_part 1 "$access" | jq -r .sid)
+	me_all 200 "$access"
+	api DELETE "/auth/sessions/$sid" "" -H "$(bearer "$access")"
+	[ "$status_code" = 204 ]
+	me_all 401 "$access"
+
+	register cached-all@example.com
+	first_access=$access
+	api POST /auth/login '{"email":"cached-all@example.com","password":"secret123"}'
+	second_access=$(jq -r .access_token <<<"$body")
+	me_all 200 "$first_access"
+	api POST /auth/logout-all "" -H "$(bearer "$second_access")" -H 'Content-Length: 0'
+	[ "$status_code" = 204 ]
+	me_all 401 "$first_access"
+
+	register cached-replay@example.com
+	first_refresh=$refresh
+	api POST /auth/refresh "{\"refresh_token\":\"$first_refresh\"}"
+	newest_access=$(jq -r .access_token <<<"$body")
+	me_all 200 "$newest_access"
+	api POST /auth/refresh "{\"refresh_token\":\"$first_refresh\"}"
+	[ "$status_code" = 401 ]
+	me_all 401 "$newest_access"
+
+	# Logged out by a process outside the stack (the logout program run
+	# as plain CGI): the same database, the same epoch file.
+	register cached-cgi@example.com
+	me_all 200 "$access"
+	body="{\"refresh_token\":\"$refresh\"}"
+	run bash -c "printf '%s' '$body' | REQUEST_METHOD=POST CONTENT_LENGTH=${#body} '$BIN_DIR/logout' 2>/dev/null"
+	[[ ${lines[0]} == "Status: 204"* ]]
+	me_all 401 "$access"
+}

@@ -367,6 +367,83 @@ static void test_rollback(void **state)
 	assert_int_equal(count_users(t->db), 1);
 }
 
+/* The change counter moves after every committed write, explicit or
+ * autocommit, whichever connection made it; never for reads or rollbacks. */
+static void test_epoch(void **state)
+{
+	struct dbt *t = *state;
+	struct db *other = NULL;
+	uint64_t e0 = 0, e = 0;
+	char err[512];
+
+	assert_int_equal(db_epoch(t->db, &e0), 0);
+	assert_int_equal(db_begin(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u1", "a@b.c"), DB_DONE);
+	assert_int_equal(db_epoch(t->db, &e), 0);
+	assert_true(e == e0);               /* not before the commit */
+	assert_int_equal(db_commit(t->db), AUTH_OK);
+	assert_int_equal(db_epoch(t->db, &e), 0);
+	assert_true(e == e0 + 1);
+
+	assert_int_equal(count_users(t->db), 1);
+	assert_int_equal(db_begin(t->db), AUTH_OK);
+	assert_int_equal(insert_user(t->db, "u2", "b@b.c"), DB_DONE);
+	db_rollback(t->db);
+	assert_int_equal(db_epoch(t->db, &e), 0);
+	assert_true(e == e0 + 1);
+
+	/* Another connection (another process, for the file) sees it and
+	 * moves it with an autocommit write. */
+	assert_int_equal(db_open(&other, t->fx.db, 1000, err, sizeof(err)), 0);
+	assert_int_equal(db_epoch(other, &e), 0);
+	assert_true(e == e0 + 1);
+	assert_int_equal(insert_user(other, "u3", "c@b.c"), DB_DONE);
+	db_close(other);
+	assert_int_equal(db_epoch(t->db, &e), 0);
+	assert_true(e == e0 + 2);
+}
+
+/* Where the counter file cannot be made, there is none: no caching. */
+static void test_epoch_unavailable(void **state)
+{
+	struct dbt *t = *state;
+	struct db *other = NULL;
+	char path[FX_PATH_MAX + 8], err[512];
+	uint64_t e = 0;
+
+	db_close(t->db);
+	t->db = NULL;
+	snprintf(path, sizeof(path), "%s-epoch", t->fx.db);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(db_open(&other, t->fx.db, 1000, err, sizeof(err)), 0);
+	assert_int_equal(db_epoch(other, &e), -1);
+	/* Writes go on regardless. */
+	assert_int_equal(insert_user(other, "u1", "a@b.c"), DB_DONE);
+	db_close(other);
+}
+
+/* The commit hook replaces SQLite's auto-checkpoint: the WAL must still
+ * be checkpointed and reused rather than grow with every write. */
+static void test_wal_checkpointed(void **state)
+{
+	struct dbt *t = *state;
+	char path[FX_PATH_MAX + 8], id[32], email[32];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "u%d", i);
+		snprintf(email, sizeof(email), "%d@b.c", i);
+		assert_int_equal(insert_user(t->db, id, email), DB_DONE);
+	}
+	snprintf(path, sizeof(path), "%s-wal", t->fx.db);
+	assert_int_equal(stat(path, &st), 0);
+	/* 3000 commits of 2-4 pages each: ~40 MB of frames unchecked. */
+	assert_true(st.st_size < 8 * 1024 * 1024);
+	assert_int_equal(count_users(t->db), 3000);
+}
+
 static void test_commit_without_begin(void **state)
 {
 	struct dbt *t = *state;
@@ -609,6 +686,11 @@ int main(void)
 		    dbt_setup, dbt_teardown),
 		cmocka_unit_test_setup_teardown(test_rollback,
 		    dbt_setup, dbt_teardown),
+		cmocka_unit_test_setup_teardown(test_epoch, dbt_setup, dbt_teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_unavailable, dbt_setup,
+		    dbt_teardown),
+		cmocka_unit_test_setup_teardown(test_wal_checkpointed, dbt_setup,
+		    dbt_teardown),
 		cmocka_unit_test_setup_teardown(test_commit_without_begin,
 		    dbt_setup, dbt_teardown),
 		cmocka_unit_test_setup_teardown(test_bind_step_columns,

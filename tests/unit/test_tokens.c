@@ -234,7 +234,7 @@ static void test_refresh_replay(void **state)
 	    &q, &how), AUTH_OK);
 	assert_int_equal(how, STORE_ROTATED);
 	assert_int_equal(tokens_check_access(&x->t, q.access, strlen(q.access),
-	    &c, email), AUTH_OK);
+	    (long long)time(NULL), &c, email), AUTH_OK);
 
 	/* The rotated token again: a replay, the session dies. */
 	how = STORE_ROTATED;
@@ -250,13 +250,13 @@ static void test_refresh_replay(void **state)
 
 	/* So are the session's access tokens, old and new. */
 	assert_int_equal(tokens_check_access(&x->t, q.access, strlen(q.access),
-	    &c, email), AUTH_ETOKEN);
+	    (long long)time(NULL), &c, email), AUTH_ETOKEN);
 	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
-	    &c, email), AUTH_ETOKEN);
+	    (long long)time(NULL), &c, email), AUTH_ETOKEN);
 
 	/* Another user's session is unaffected. */
 	assert_int_equal(tokens_check_access(&x->t, other.access,
-	    strlen(other.access), &c, email), AUTH_OK);
+	    strlen(other.access), (long long)time(NULL), &c, email), AUTH_OK);
 	assert_string_equal(email, "bystander@example.com");
 	assert_int_equal(tokens_refresh(&x->t, other.refresh,
 	    strlen(other.refresh), &r, &how), AUTH_OK);
@@ -330,10 +330,11 @@ static void test_check_access(void **state)
 	struct jwt_claims c;
 	char email[VALID_EMAIL_MAX + 1] = "";
 	char sql[128];
+	long long now = (long long)time(NULL);
 
 	do_register(x, "check@example.com", &p);
 	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
-	    &c, email), AUTH_OK);
+	    now, &c, email), AUTH_OK);
 	assert_string_equal(email, "check@example.com");
 	assert_string_equal(c.sub, p.user_id);
 	assert_string_equal(c.sid, p.session_id);
@@ -341,19 +342,31 @@ static void test_check_access(void **state)
 
 	/* A refresh token is not an access token. */
 	assert_int_equal(tokens_check_access(&x->t, p.refresh,
-	    strlen(p.refresh), &c, email), AUTH_ETOKEN);
-	assert_int_equal(tokens_check_access(&x->t, "garbage", 7, &c, email),
-	    AUTH_ETOKEN);
+	    strlen(p.refresh), now, &c, email), AUTH_ETOKEN);
+	assert_int_equal(tokens_check_access(&x->t, "garbage", 7, now, &c,
+	    email), AUTH_ETOKEN);
 
-	/* A user deleted behind its back: the token is no longer good. */
+	/* A user deleted behind the service's back (sqlite3 by hand, no
+	 * epoch bump): refused from the next second on. */
 	snprintf(sql, sizeof(sql), "DELETE FROM users WHERE id = '%s'",
 	    p.user_id);
 	assert_int_equal(fx_exec(x->fx.db, sql), SQLITE_OK);
 	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
-	    &c, email), AUTH_ETOKEN);
+	    now + 1, &c, email), AUTH_ETOKEN);
 }
 
-/* The verified-token cache: a hit still checks expiry and the session. */
+/* Count the slots in use. */
+static size_t slots_used(const struct tokens *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < TOKENS_CACHE_SLOTS; i++)
+		n += (size_t)t->cache[i].used;
+	return n;
+}
+
+/* The verified-token cache: a hit still checks expiry; the session answer
+ * stands until a commit moves the epoch, or the second ends. */
 static void test_check_access_cache(void **state)
 {
 	struct tt *x = *state;
@@ -361,41 +374,82 @@ static void test_check_access_cache(void **state)
 	struct jwt_claims c;
 	char email[VALID_EMAIL_MAX + 1] = "", forged[JWT_MAX_LEN + 1];
 	char sql[160];
-	size_t n, hits = 0, i;
+	long long now = (long long)time(NULL);
+	size_t n;
 
 	x->t.access_ttl = 1;
 	x->t.pol.skew = 0;
 	do_register(x, "cache@example.com", &p);
 	n = strlen(p.access);
-	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, now, &c, email),
 	    AUTH_OK);
-	for (i = 0; i < TOKENS_CACHE_SLOTS; i++)
-		hits += x->t.cache[i].used;
-	assert_int_equal(hits, 1);
-	/* Second time from the cache: same claims. */
+	assert_int_equal(slots_used(&x->t), 1);
+	/* Second time from the cache: same claims, same email. */
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
+	memset(email, 0, sizeof(email));
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, now, &c, email),
 	    AUTH_OK);
 	assert_string_equal(c.sub, p.user_id);
 	assert_string_equal(c.sid, p.session_id);
+	assert_string_equal(email, "cache@example.com");
 	/* One byte of signature changed is another token: verified, refused. */
 	memcpy(forged, p.access, n + 1);
 	forged[n - 2] = forged[n - 2] == 'A' ? 'B' : 'A';
-	assert_int_equal(tokens_check_access(&x->t, forged, n, &c, email),
+	assert_int_equal(tokens_check_access(&x->t, forged, n, now, &c, email),
 	    AUTH_ETOKEN);
-	/* A revoked session is refused even though the token is cached. */
+	/* Revoked by hand, without the epoch: the answer read this second
+	 * stands to its end (the cache is in use), not a second longer. */
 	snprintf(sql, sizeof(sql), "UPDATE sessions SET revoked = 1 WHERE id = '%s'",
 	    p.session_id);
 	assert_int_equal(fx_exec(x->fx.db, sql), SQLITE_OK);
-	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
-	    AUTH_ETOKEN);
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, now, &c, email),
+	    AUTH_OK);
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, now + 1, &c,
+	    email), AUTH_ETOKEN);
 	snprintf(sql, sizeof(sql), "UPDATE sessions SET revoked = 0 WHERE id = '%s'",
 	    p.session_id);
 	assert_int_equal(fx_exec(x->fx.db, sql), SQLITE_OK);
-	/* Past its exp (TTL 1 s, no skew) the cached token is refused. */
-	sleep(2);
-	assert_int_equal(tokens_check_access(&x->t, p.access, n, &c, email),
-	    AUTH_ETOKEN);
+	/* Live again, but past its exp (TTL 1 s, no skew): refused. */
+	assert_int_equal(tokens_check_access(&x->t, p.access, n, now + 2, &c,
+	    email), AUTH_ETOKEN);
+}
+
+/* Revocations through the service move the epoch: a cached answer is
+ * dropped at once, whichever connection (process) revoked. */
+static void test_check_access_epoch(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q;
+	struct jwt_claims c;
+	struct store *other = NULL;
+	char email[VALID_EMAIL_MAX + 1], err[256];
+	long long now = (long long)time(NULL);
+	uint64_t before = 0, after = 0;
+
+	do_register(x, "epoch1@example.com", &p);
+	do_register(x, "epoch2@example.com", &q);
+	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
+	    now, &c, email), AUTH_OK);
+	assert_int_equal(tokens_check_access(&x->t, q.access, strlen(q.access),
+	    now, &c, email), AUTH_OK);
+
+	/* This process logs p's session out. */
+	assert_int_equal(store_epoch(x->t.store, &before), 0);
+	assert_int_equal(tokens_logout(&x->t, p.refresh, strlen(p.refresh), &c),
+	    AUTH_OK);
+	assert_int_equal(store_epoch(x->t.store, &after), 0);
+	assert_true(after > before);
+	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
+	    now, &c, email), AUTH_ETOKEN);
+
+	/* Another connection to the same file revokes q's session. */
+	assert_int_equal(store_open(&other, x->fx.db, 1000, err, sizeof(err)),
+	    0);
+	assert_int_equal(store_session_revoke(other, q.user_id, q.session_id,
+	    now), AUTH_OK);
+	store_close(other);
+	assert_int_equal(tokens_check_access(&x->t, q.access, strlen(q.access),
+	    now, &c, email), AUTH_ETOKEN);
 }
 
 static void test_pair_json(void **state)
@@ -447,6 +501,7 @@ int main(void)
 		T(test_refresh_bad_tokens),
 		T(test_check_access),
 		T(test_check_access_cache),
+		T(test_check_access_epoch),
 		T(test_pair_json),
 	};
 #undef T
