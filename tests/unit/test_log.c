@@ -2,6 +2,8 @@
 #include "unit.h"
 
 #include <limits.h>
+#include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +387,42 @@ static void test_int_and_ms_fields(void **state)
 	free(buf);
 }
 
+/* Durations are formatted by hand: rounding, sign, and values that
+ * would not be JSON numbers. The timestamp matches the clock. */
+static void test_ms_edges_and_time(void **state)
+{
+	struct json_object *o;
+	struct timespec before, after;
+	struct tm tm;
+	char want[32];
+	size_t len;
+	char *buf;
+
+	(void)state;
+	clock_gettime(CLOCK_REALTIME, &before);
+	capture_begin();
+	log_event(LOG_INFO, "ms", LOG_MS("neg", -1.5), LOG_MS("tiny", 0.0004),
+	    LOG_MS("up", 2.0006), LOG_MS("big", 1234567.25),
+	    LOG_MS("nan", NAN), LOG_MS("huge", 1e300));
+	buf = capture_end(&len);
+	clock_gettime(CLOCK_REALTIME, &after);
+	o = one_line(buf, len);
+	assert_non_null(strstr(buf, "\"neg\":-1.500,"));
+	assert_non_null(strstr(buf, "\"tiny\":0.000,"));
+	assert_non_null(strstr(buf, "\"up\":2.001,"));
+	assert_non_null(strstr(buf, "\"big\":1234567.250,"));
+	assert_non_null(strstr(buf, "\"nan\":0.000,"));
+	assert_non_null(strstr(buf, "\"huge\":0.000}"));
+	/* Same second on both sides of the call: the date must be exact. */
+	if (before.tv_sec == after.tv_sec) {
+		gmtime_r(&before.tv_sec, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.", &tm);
+		assert_int_equal(strncmp(get_str(o, "time"), want, strlen(want)), 0);
+	}
+	json_object_put(o);
+	free(buf);
+}
+
 static void test_request_id(void **state)
 {
 	static const char *const with[] = {
@@ -510,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_passthrough),
 		cmocka_unit_test(test_invalid_utf8_replaced),
 		cmocka_unit_test(test_int_and_ms_fields),
+		cmocka_unit_test(test_ms_edges_and_time),
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_two_events_two_lines),
 		cmocka_unit_test(test_long_line_dropped_whole),
