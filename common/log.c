@@ -153,9 +153,9 @@ static void log_time(struct log_buf *b, const struct timespec *now)
 		log_sec = now->tv_sec;
 	}
 	log_raw(b, "\"", 1);
-	log_uint(b, (unsigned long long)(log_tm.tm_year + 1900), 4);
+	log_uint(b, (unsigned long long)log_tm.tm_year + 1900, 4);
 	log_raw(b, "-", 1);
-	log_uint(b, (unsigned long long)(log_tm.tm_mon + 1), 2);
+	log_uint(b, (unsigned long long)log_tm.tm_mon + 1, 2);
 	log_raw(b, "-", 1);
 	log_uint(b, (unsigned long long)log_tm.tm_mday, 2);
 	log_raw(b, "T", 1);
