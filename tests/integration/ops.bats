@@ -9,7 +9,13 @@ setup() {
 	"$ROOT/scripts/gen-keys.sh" "$WORK/keys" >/dev/null
 }
 
-teardown() { stack_stop; }
+teardown() {
+	stack_stop
+	# A second stack some tests try to start, should it have come up.
+	if [ -d "$WORK/second/run" ]; then
+		( cd "$WORK/second" && RUN_DIR="$WORK/second/run" "$ROOT/scripts/stop.sh" )
+	fi
+}
 
 db() { sqlite3 "$WORK/auth.db" "$@"; }
 
