@@ -76,16 +76,43 @@ unit_tests() {
 	done
 }
 
-# integration_tests BUILD: the bats suite against BUILD's binaries.
+# marked_pids MARK: processes whose environment carries AUTH_TEST_RUN=MARK,
+# i.e. everything the suite started, however deep.
+marked_pids() {
+	local f pid
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		[ "$pid" = $$ ] && continue
+		{ tr '\0' '\n' < "$f"; } 2>/dev/null | grep -qx "AUTH_TEST_RUN=$1" &&
+			echo "$pid"
+	done
+}
+
+# integration_tests BUILD: the bats suite against BUILD's binaries. Every
+# stack a test starts must be stopped by the test: afterwards no process
+# of the run may be left.
 integration_tests() {
-	local rc
-	BIN_DIR="$root/$1/cgi-bin" bats --tap tests/integration > "$out/bats.tap" 2>&1
+	local rc mark left
+	mark=$$-$RANDOM$RANDOM
+	AUTH_TEST_RUN=$mark BIN_DIR="$root/$1/cgi-bin" bats --tap tests/integration \
+		> "$out/bats.tap" 2>&1
 	rc=$?
 	grep -E '^(ok|not ok) ' "$out/bats.tap" | sed 's/^/  /'
 	count_tap bats "$out/bats.tap"
 	if [ $rc -ne 0 ] && ! grep -qE '^not ok ' "$out/bats.tap"; then
 		echo "bats exited $rc:"; tail -20 "$out/bats.tap"
 		check_fail "bats (exit $rc)"
+	fi
+	sleep 1    # a stop in progress (workers finishing) is not a leak
+	left=$(marked_pids "$mark" | tr '\n' ' ')
+	if [ -n "$left" ]; then
+		ps -o pid,ppid,cmd -p "${left// /,}" 2>/dev/null | sed 's/^/  /'
+		# shellcheck disable=SC2086 # one pid per word
+		kill -KILL $left 2>/dev/null
+		check_fail "processes left running by the integration tests: $left"
+	else
+		check_pass "no process left running by the integration tests"
 	fi
 }
 
