@@ -36,6 +36,11 @@ db_path() {
 	echo "$url"
 }
 
+# port_answers HOST PORT: true when something accepts connections there.
+port_answers() {
+	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
 # free_port: print a TCP port on 127.0.0.1 nothing listens on, taken below
 # the kernel's ephemeral range. A port inside it can be the local end of a
 # client connection in TIME_WAIT (every curl leaves some): nothing answers
@@ -46,7 +51,7 @@ free_port() {
 	[ "$low" -gt 11024 ] || low=11024
 	for _ in $(seq 1 100); do
 		port=$((10000 + RANDOM % (low - 10000)))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if ! port_answers 127.0.0.1 "$port"; then
 			echo "$port"
 			return 0
 		fi

@@ -59,7 +59,7 @@ LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
 	die "already running (pid $(cat "$RUN_DIR/lighttpd.pid")); scripts/stop.sh first"
 # Something already answering on the port would pass the readiness check
 # below in our lighttpd's place.
-(exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null &&
+port_answers "$HOST" "$PORT" &&
 	die "$HOST:$PORT is in use by another server"
 
 # Development keys only at the default location; a key configured

@@ -19,6 +19,22 @@ teardown() {
 
 db() { sqlite3 "$WORK/auth.db" "$@"; }
 
+# start_second [VAR=VALUE...]: `run` start.sh for a second stack in
+# $WORK/second, beside the one in $WORK, with the settings given.
+start_second() {
+	second=$WORK/second
+	mkdir -p "$second"
+	run env RUN_DIR="$second/run" DATABASE_URL="sqlite:///$second/auth.db" "$@" \
+		bash -c "cd '$second' && '$ROOT/scripts/start.sh' --background"
+}
+
+# second_left_nothing: no pid file, and no endpoint master holding a
+# socket of the second stack's run dir.
+second_left_nothing() {
+	[ -z "$(ls "$second/run"/*.pid 2>/dev/null)" ] &&
+		! grep -qs "$second/run" /proc/net/unix
+}
+
 @test "migrate.sh applies the schema once; a second run changes nothing" {
 	run "$ROOT/scripts/migrate.sh"
 	[ "$status" -eq 0 ]
@@ -137,15 +153,10 @@ start_fails() {
 
 @test "start on a port already taken says so in one line and leaves nothing running" {
 	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >/dev/null
-	second=$WORK/second
-	mkdir -p "$second"
-	run env RUN_DIR="$second/run" DATABASE_URL="sqlite:///$second/auth.db" \
-		bash -c "cd '$second' && '$ROOT/scripts/start.sh' --background"
+	start_second
 	[ "$status" -ne 0 ]
 	[ "$output" = "start.sh: 127.0.0.1:$PORT is in use by another server" ]
-	[ -z "$(ls "$second/run"/*.pid 2>/dev/null)" ]
-	# Its endpoint masters are gone: no process has a socket of its run dir.
-	! grep -qs "$second/run" /proc/net/unix
+	second_left_nothing
 	# The first stack still answers.
 	api GET /healthz
 	[ "$status_code" = 200 ]
@@ -157,14 +168,10 @@ start_fails() {
 	# in TIME_WAIT: nothing answers on P, yet no listener can bind it.
 	p=$(free_port)
 	curl -fsS -o /dev/null --local-port "$p" "$BASE/healthz"
-	second=$WORK/second
-	mkdir -p "$second"
-	run env RUN_DIR="$second/run" DATABASE_URL="sqlite:///$second/auth.db" PORT="$p" \
-		bash -c "cd '$second' && '$ROOT/scripts/start.sh' --background"
+	start_second PORT="$p"
 	[ "$status" -ne 0 ]
 	[[ ${lines[-1]} == "start.sh: lighttpd exited: "*"Address already in use" ]]
-	[ -z "$(ls "$second/run"/*.pid 2>/dev/null)" ]
-	! grep -qs "$second/run" /proc/net/unix
+	second_left_nothing
 }
 
 @test "every endpoint serves one request as plain CGI" {

@@ -141,37 +141,38 @@ me_all() {
 	done
 }
 
+# revoked_by TOKEN WANT METHOD PATH [BODY [curl args...]]: me accepts
+# TOKEN in every worker; the request answers WANT; then every worker
+# refuses TOKEN.
+revoked_by() {
+	local token=$1 want=$2
+	shift 2
+	me_all 200 "$token"
+	api "$@"
+	[ "$status_code" = "$want" ] || { echo "$1 $2: $status_code, not $want" >&2; return 1; }
+	me_all 401 "$token"
+}
+
 @test "a cached me answer ends at once with every kind of revocation, from any process" {
 	register cached-logout@example.com
-	me_all 200 "$access"
-	api POST /auth/logout "{\"refresh_token\":\"$refresh\"}"
-	[ "$status_code" = 204 ]
-	me_all 401 "$access"
+	revoked_by "$access" 204 POST /auth/logout "{\"refresh_token\":\"$refresh\"}"
 
 	register cached-delete@example.com
 	sid=$(jwt_part 1 "$access" | jq -r .sid)
-	me_all 200 "$access"
-	api DELETE "/auth/sessions/$sid" "" -H "$(bearer "$access")"
-	[ "$status_code" = 204 ]
-	me_all 401 "$access"
+	revoked_by "$access" 204 DELETE "/auth/sessions/$sid" "" -H "$(bearer "$access")"
 
 	register cached-all@example.com
 	first_access=$access
 	api POST /auth/login '{"email":"cached-all@example.com","password":"secret123"}'
 	second_access=$(jq -r .access_token <<<"$body")
-	me_all 200 "$first_access"
-	api POST /auth/logout-all "" -H "$(bearer "$second_access")" -H 'Content-Length: 0'
-	[ "$status_code" = 204 ]
-	me_all 401 "$first_access"
+	revoked_by "$first_access" 204 POST /auth/logout-all "" \
+		-H "$(bearer "$second_access")" -H 'Content-Length: 0'
 
 	register cached-replay@example.com
 	first_refresh=$refresh
 	api POST /auth/refresh "{\"refresh_token\":\"$first_refresh\"}"
 	newest_access=$(jq -r .access_token <<<"$body")
-	me_all 200 "$newest_access"
-	api POST /auth/refresh "{\"refresh_token\":\"$first_refresh\"}"
-	[ "$status_code" = 401 ]
-	me_all 401 "$newest_access"
+	revoked_by "$newest_access" 401 POST /auth/refresh "{\"refresh_token\":\"$first_refresh\"}"
 
 	# Logged out by a process outside the stack (the logout program run
 	# as plain CGI): the same database, the same epoch file.
