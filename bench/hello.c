@@ -36,6 +36,10 @@ int main(int argc, char **argv)
 		return 1;
 	while (FCGX_Accept_r(&req) >= 0) {
 		FCGX_PutStr(reply, (int)sizeof(reply) - 1, req.out);
+		/* The endpoints' close (http.c, http_finish): at once, without
+		 * libfcgi's lingering wait, once the input has all been read. */
+		if (FCGX_GetChar(req.in) == EOF)
+			(void)FCGX_Detach(&req);
 		FCGX_Finish_r(&req);
 	}
 	return 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -35,6 +36,7 @@ struct http_conn {
 	uint64_t rid_state[2];         /* request id generator, seeded per process */
 	FCGX_Request fcgi;
 	int is_cgi;
+	int unix_listen;              /* fd 0 is a unix socket */
 	char **envp;
 	const struct http_route *route;
 	char *body;                   /* route->max_body + 1 bytes */
@@ -351,6 +353,24 @@ static void http_request_id_new(struct http_conn *c, char *out)
 	    (unsigned long long)(v[1] & 0xffffffffffffULL));
 }
 
+/*
+ * End the FastCGI request. libfcgi's close shuts down the write side and
+ * then waits (up to 2 s) for the web server to close first, so that
+ * unread input cannot make TCP discard the reply with a reset. On a unix
+ * socket the peer keeps whatever was written to it, so once the whole
+ * input has been read (the empty record ending stdin) the worker closes
+ * at once and is free for the next request instead of waiting on
+ * lighttpd. A request answered before its body was read (413, 411...)
+ * still gets the lingering close: lighttpd may be writing that body.
+ */
+static void http_finish(struct http_conn *c, int input_read)
+{
+	if (c->unix_listen && input_read &&
+	    (FCGX_HasSeenEOF(c->fcgi.in) || FCGX_GetChar(c->fcgi.in) == EOF))
+		(void)FCGX_Detach(&c->fcgi);
+	FCGX_Finish_r(&c->fcgi);
+}
+
 /* One request, from parameters to access log. */
 static void http_handle(struct http_conn *c)
 {
@@ -387,7 +407,7 @@ static void http_handle(struct http_conn *c)
 	}
 	/* Parameters die here: after this only req's own copies remain. */
 	if (!c->is_cgi)
-		FCGX_Finish_r(&c->fcgi);
+		http_finish(c, rc == AUTH_OK);
 	/* The body may have held a password. */
 	if (req.body_len > 0)
 		OPENSSL_cleanse(c->body, req.body_len);
@@ -409,6 +429,16 @@ static void http_on_signal(int sig)
 	(void)sig;
 	http_stop = 1;
 	FCGX_ShutdownPending();
+}
+
+/* 1 when fd is a unix-domain socket. */
+static int http_is_unix(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	return getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
+	    sa.ss_family == AF_UNIX;
 }
 
 int http_is_cgi(void)
@@ -446,6 +476,7 @@ int http_serve(const struct http_route *route)
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_InitRequest(&c->fcgi, 0, 0) != 0)
 		goto out;
+	c->unix_listen = http_is_unix(0);
 	while (!http_stop) {
 		if (FCGX_Accept_r(&c->fcgi) < 0) {
 			/* A signal, or a client gone before accept: try again. */

@@ -217,6 +217,20 @@ detail() { jq -r .detail <<<"$body"; }
 	jq -e .detail "$WORK/2mib.out"
 }
 
+# Straight to the FastCGI sockets: how a worker ends a connection
+# (http.c, http_finish). After reading the whole request it closes at once;
+# after answering without reading the body it keeps reading until the web
+# server is done sending, so that nothing is cut off mid-write.
+@test "a worker closes at once after a whole request, and drains a body it did not read" {
+	close_after() { "$BATS_TEST_DIRNAME/fcgi_close.py" "$RUN_DIR/$1.sock" "${@:2}"; }
+	[ "$(close_after healthz GET /healthz)" = "status=200 after=closed" ]
+	[ "$(close_after refresh POST /auth/refresh 7 '"a.b.c"')" = "status=401 after=closed" ]
+	[ "$(close_after refresh POST /auth/refresh 99999999)" = "status=413 after=open" ]
+	[ "$(close_after logout_all POST /auth/logout-all 3 abc)" = "status=401 after=open" ]
+	[ "$(close_after healthz DELETE /healthz)" = "status=405 after=open" ]
+	[ "$(close_after healthz GET /healthz)" = "status=200 after=closed" ]
+}
+
 @test "an unknown path is a JSON 404" {
 	api GET /auth/nothing-here
 	[ "$status_code" = 404 ]
