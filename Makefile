@@ -39,7 +39,7 @@ BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
-        bench bench-scale \
+        bench bench-build bench-scale \
         install clean
 .DEFAULT_GOAL := all
 
@@ -101,7 +101,7 @@ test: deps
 	$(MAKE) lint
 	$(MAKE) MODE=cov all unit-build
 	$(MAKE) MODE=asan all unit-build
-	$(MAKE) fuzz-build
+	$(MAKE) fuzz-build bench-build
 	tests/run.sh --build build/cov --gate $(COVERAGE_GATE) --asan build/asan \
 	    --fuzz $(FUZZ_SECONDS) --valgrind
 
@@ -128,6 +128,21 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON:%=build/fuzz/common/%.o)
 	$(Q)clang $(CPPFLAGS) $(WARN) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Benchmarks of the running stack (not part of make test or CI).
+# The benchmark's own programs: the transport ceiling (a bare FastCGI
+# responder) and the password-hash rate. Built with the same warnings as
+# the service; make test builds them too, so a broken one fails CI.
+BENCH_BUILD := build/bench
+bench-build: $(BENCH_BUILD)/hello $(BENCH_BUILD)/hashrate
+
+$(BENCH_BUILD)/hello: bench/hello.c | $(BENCH_BUILD)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) -O2 -o $@ $< -lfcgi
+
+$(BENCH_BUILD)/hashrate: bench/hashrate.c $(LIB) | $(BENCH_BUILD)
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) -O2 -o $@ $< $(LIB) $(LDLIBS)
+
+$(BENCH_BUILD):
+	mkdir -p $@
+
 bench: deps
 	bench/run.sh
 

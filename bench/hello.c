@@ -7,6 +7,7 @@
  */
 #include <fcgiapp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>

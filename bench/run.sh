@@ -45,12 +45,9 @@ command -v wrk >/dev/null || {
 	sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
 	$sudo apt-get install -y -qq wrk >/dev/null
 }
-make -s all
+make -s all bench-build
 out=build/bench
 mkdir -p "$out/hello-bin"
-cc -O2 -o "$out/hello" bench/hello.c -lfcgi
-cc -O2 -std=gnu11 -D_GNU_SOURCE -Icommon -I/usr/include/json-c -o "$out/hashrate" \
-	bench/hashrate.c build/release/libauthcommon.a -lfcgi -ljson-c -lsqlite3 -lcrypto -lcrypt
 ln -sf ../hello "$out/hello-bin/healthz"
 
 work=$(mktemp -d)
