@@ -437,6 +437,7 @@ static int http_is_unix(int fd)
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
 
+	memset(&sa, 0, sizeof(sa));
 	return getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
 	    sa.ss_family == AF_UNIX;
 }
