@@ -127,7 +127,6 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON:%=build/fuzz/common/%.o)
 	@$(if $(Q),echo "  CLANG   $@")
 	$(Q)clang $(CPPFLAGS) $(WARN) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 
-# Benchmarks of the running stack (not part of make test or CI).
 # The benchmark's own programs: the transport ceiling (a bare FastCGI
 # responder) and the password-hash rate. Built with the same warnings as
 # the service; make test builds them too, so a broken one fails CI.
@@ -143,6 +142,7 @@ $(BENCH_BUILD)/hashrate: bench/hashrate.c $(LIB) | $(BENCH_BUILD)
 $(BENCH_BUILD):
 	mkdir -p $@
 
+# Benchmarks of the running stack (not part of make test or CI).
 bench: deps
 	bench/run.sh
 
