@@ -31,6 +31,10 @@ struct config {
 	long login_max_failures;
 	long login_addr_max_failures;
 	long login_window;
+	long register_addr_max;          /* registrations per address; 0: off */
+	long register_window;
+	long read_timeout;               /* seconds a request body may take */
+	const char *metrics_allow;       /* client networks allowed /metrics */
 	long db_busy_timeout_ms;
 	long fcgi_children;              /* worker processes per endpoint */
 	const char *run_dir;             /* sockets, pids, metrics segment */

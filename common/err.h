@@ -15,8 +15,10 @@ enum auth_err {
 	AUTH_ETOKEN,      /* 401: token does not verify */
 	AUTH_EREVOKED,    /* 401: refresh token revoked or expired */
 	AUTH_ENOAUTH,     /* 401: no Authorization header at all */
+	AUTH_EFORBIDDEN,  /* 403: not allowed from this client or account */
 	AUTH_ENOTFOUND,   /* 404 */
 	AUTH_EMETHOD,     /* 405 */
+	AUTH_ETIMEOUT,    /* 408: the request body did not arrive in time */
 	AUTH_ELENGTH,     /* 411: POST without Content-Length */
 	AUTH_ETOOBIG,     /* 413: body over MAX_BODY_BYTES */
 	AUTH_ETHROTTLED,  /* 429 */

@@ -51,7 +51,8 @@ static const struct {
 	const char *reason;
 } http_reasons[] = {
 	{200, "OK"}, {201, "Created"}, {204, "No Content"},
-	{400, "Bad Request"}, {401, "Unauthorized"}, {404, "Not Found"},
+	{400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"},
+	{404, "Not Found"}, {408, "Request Timeout"},
 	{405, "Method Not Allowed"}, {411, "Length Required"},
 	{413, "Payload Too Large"}, {422, "Unprocessable Entity"},
 	{429, "Too Many Requests"}, {500, "Internal Server Error"},
