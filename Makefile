@@ -10,7 +10,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 COVERAGE_GATE ?= 80
 
-COMMON    := err b64url config valid json log jwt password epoch db store batch tokens \
+COMMON    := err b64url config valid netaddr json log jwt password ownfile epoch db store batch tokens \
              metrics prefork \
              http app
 ENDPOINTS := register login refresh me logout logout_all sessions jwks \

@@ -1,13 +1,18 @@
 /*
  * POST /auth/login  {"email","password"}
- *   200 token pair (new session); resets the email's failure count
- *   401 invalid credentials: the same body and the same bcrypt work
- *       whether or not the email exists (a dummy hash stands in)
+ *   200 token pair (new session); resets the email's attempt count and
+ *       gives the client address back its attempt
+ *   401 invalid credentials: the same body and the same password work
+ *       (a dummy hash stands in for an unknown email; every verification
+ *       takes as long as one at the configured method and cost)
  *   429 too many attempts, with Retry-After, once the email or the client
- *       address has LOGIN_MAX_FAILURES / LOGIN_ADDR_MAX_FAILURES failures
- *       in LOGIN_WINDOW; decided before any password work
+ *       address (IPv6: its /64) has LOGIN_MAX_FAILURES /
+ *       LOGIN_ADDR_MAX_FAILURES attempts in LOGIN_WINDOW. Every attempt
+ *       is counted, and the limit decided, in one transaction before any
+ *       password work, so concurrent guesses cannot all pass one check.
  *   422 / 411 / 413 / 405 / 503 as every endpoint
- * A stored hash weaker than the configured method or cost is replaced.
+ * A stored hash made with other than the configured method and cost is
+ * replaced.
  */
 #include <time.h>
 
@@ -20,13 +25,23 @@ static void login(struct app *a, struct http_req *req)
 	struct tokens_client cl = app_client(req);
 	struct tokens_pair pair;
 	char user_id[VALID_UUID_SIZE], hash[PASSWORD_HASH_MAX];
-	int64_t now = (int64_t)time(NULL);
+	char ipkey[APP_CLIENT_KEY_MAX];
+	const char *ip = app_client_key(req, ipkey, sizeof(ipkey));
 	enum auth_err rc;
 
 	if (app_read_credentials(req, &cr) != 0)
 		goto out;
-	rc = store_throttle_check(a->store, cr.email, cl.ip, now, &a->throttle,
-	    &req->retry_after);
+	{
+		const struct store_limit lims[2] = {
+			{ "email", cr.email, a->cfg.login_max_failures,
+			  a->cfg.login_window },
+			{ "ip", ip, a->cfg.login_addr_max_failures,
+			  a->cfg.login_window },
+		};
+
+		rc = store_throttle_take(a->store, lims, 2, (int64_t)time(NULL),
+		    &req->retry_after);
+	}
 	if (rc == AUTH_ETHROTTLED) {
 		metrics_count(a->metrics, METRICS_LOGIN_THROTTLED);
 		log_event(LOG_WARN, "login_throttled", LOG_STR("client", cl.ip),
@@ -39,11 +54,10 @@ static void login(struct app *a, struct http_req *req)
 		goto out;
 	}
 	if (!password_verify(a->pw, cr.password, rc == AUTH_OK ? hash : NULL)) {
+		/* Already counted: the attempt was taken above. */
 		metrics_count(a->metrics, METRICS_LOGIN_FAILURE);
 		log_event(LOG_INFO, "login_failure", LOG_STR("client", cl.ip));
-		rc = store_throttle_fail(a->store, cr.email, cl.ip, now,
-		    &a->throttle);
-		http_reply_error(req, rc == AUTH_OK ? AUTH_ECREDS : rc, NULL);
+		http_reply_error(req, AUTH_ECREDS, NULL);
 		goto out;
 	}
 	if (password_needs_rehash(a->pw, hash) &&
@@ -51,6 +65,7 @@ static void login(struct app *a, struct http_req *req)
 	    store_set_password(a->store, user_id, hash) != AUTH_OK))
 		log_event(LOG_WARN, "rehash_failed", LOG_STR("user_id", user_id));
 	cl.email = cr.email;
+	cl.refund_ip = ip;
 	rc = tokens_login(&a->tokens, user_id, &cl, &pair);
 	if (rc != AUTH_OK) {
 		http_reply_error(req, rc, NULL);

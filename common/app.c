@@ -14,6 +14,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "netaddr.h"
 #include "prefork.h"
 
 struct app_run {
@@ -49,9 +50,6 @@ static int app_load(struct app *a, const struct app_endpoint *ep, char *err,
 	a->tokens.access_ttl = a->cfg.access_ttl;
 	a->tokens.refresh_ttl = a->cfg.refresh_ttl;
 	a->tokens.reuse_interval = a->cfg.refresh_reuse_interval;
-	a->throttle.window = a->cfg.login_window;
-	a->throttle.max_email = a->cfg.login_max_failures;
-	a->throttle.max_ip = a->cfg.login_addr_max_failures;
 	return 0;
 }
 
@@ -133,6 +131,7 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	route.bearer = ep->bearer;
 	route.body = (ep->needs & APP_BODY) != 0;
 	route.max_body = (size_t)a.cfg.max_body_bytes;
+	route.read_timeout = a.cfg.read_timeout;
 	route.handle = app_dispatch;
 	route.ctx = &run;
 	rc = http_serve(&route);
@@ -265,7 +264,16 @@ struct tokens_client app_client(const struct http_req *req)
 		.user_agent = req->user_agent[0] ? req->user_agent : NULL,
 		.ip = req->remote_addr[0] ? req->remote_addr : NULL,
 		.email = NULL,
+		.refund_ip = NULL,
 	};
 
 	return cl;
+}
+
+const char *app_client_key(const struct http_req *req, char *buf, size_t cap)
+{
+	if (req->remote_addr[0] == '\0' ||
+	    netaddr_throttle_key(req->remote_addr, buf, cap) != 0)
+		return NULL;
+	return buf;
 }

@@ -30,7 +30,6 @@ struct app {
 	struct metrics *metrics;
 	struct tokens tokens;
 	struct batch_client batch;   /* with APP_BATCH, in a FastCGI worker */
-	struct store_throttle throttle;
 };
 
 struct app_endpoint {
@@ -96,5 +95,15 @@ int app_authenticate(struct app *a, struct http_req *req,
 
 /* The requester, as recorded on new sessions. */
 struct tokens_client app_client(const struct http_req *req);
+
+/* Room for a client's throttle key (an address, or an IPv6 /64). */
+#define APP_CLIENT_KEY_MAX (HTTP_ADDR_MAX + 8)
+
+/*
+ * The key the client is throttled under (netaddr_throttle_key: IPv4 as
+ * is, IPv6 by its /64) into buf of cap bytes; NULL when the address is
+ * unknown.
+ */
+const char *app_client_key(const struct http_req *req, char *buf, size_t cap);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netaddr.h"
 #include "valid.h"
 
 enum config_type {
@@ -172,6 +173,16 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "PASSWORD_HASH must be bcrypt or yescrypt "
 		    "(got '%.16s')", cfg->password_hash);
 		return -1;
+	}
+	{
+		char why[160];
+
+		/* Parsed once here, so a typo stops start-up, not a scrape. */
+		if (netaddr_list_parse(cfg->metrics_allow, &cfg->metrics_nets,
+		    why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "METRICS_ALLOW: %s", why);
+			return -1;
+		}
 	}
 	return 0;
 }

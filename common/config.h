@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "netaddr.h"
+
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_STR_MAX 256
 
@@ -35,6 +37,7 @@ struct config {
 	long register_window;
 	long read_timeout;               /* seconds a request body may take */
 	const char *metrics_allow;       /* client networks allowed /metrics */
+	struct netaddr_list metrics_nets; /* derived from metrics_allow */
 	long db_busy_timeout_ms;
 	long fcgi_children;              /* worker processes per endpoint */
 	const char *run_dir;             /* sockets, pids, metrics segment */

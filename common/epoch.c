@@ -1,12 +1,15 @@
 /* epoch: the shared change counter of a database (see epoch.h). */
 #include "epoch.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "ownfile.h"
 
 struct epoch {
 	uint64_t *counter;
@@ -22,16 +25,18 @@ struct epoch *epoch_open(const char *db_path)
 
 	if (snprintf(path, sizeof(path), "%s-epoch", db_path) >= (int)sizeof(path))
 		return NULL;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || fstat(fd, &st) != 0)
+	fd = ownfile_open(path, &st);
+	if (fd < 0)
 		goto out;
 	/* Sizing a new file is safe to race: growing to the same size never
 	 * clears what another process already counted. Anything but the
 	 * exact size is not ours. */
 	if (st.st_size == 0 && ftruncate(fd, (off_t)sizeof(uint64_t)) != 0)
 		goto out;
-	if (st.st_size != 0 && st.st_size != (off_t)sizeof(uint64_t))
+	if (st.st_size != 0 && st.st_size != (off_t)sizeof(uint64_t)) {
+		errno = EINVAL;
 		goto out;
+	}
 	map = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
 	    fd, 0);
 	if (map == MAP_FAILED)

@@ -6,6 +6,7 @@
  */
 #include "http.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -273,25 +275,46 @@ static const char *http_method_name(enum http_method m)
 	return "OTHER";
 }
 
-/* Read exactly len body bytes into c->body. 0, or -1 if the stream ends. */
-static int http_read_body(struct http_conn *c, size_t len)
+/*
+ * Read exactly len body bytes into c->body; *got says how many arrived
+ * (the caller wipes them, whatever the outcome). AUTH_OK; AUTH_ETIMEOUT
+ * when the body stalls past the route's read timeout; AUTH_EINVAL when
+ * the stream ends short.
+ */
+static enum auth_err http_read_body(struct http_conn *c, size_t len,
+    size_t *got)
 {
-	size_t got = 0;
+	*got = 0;
+	if (!c->is_cgi && c->route->read_timeout > 0) {
+		/* A front that buffers bodies makes this moot; one that
+		 * streams them must not hold a worker without a deadline. */
+		struct timeval tv = { c->route->read_timeout, 0 };
 
-	while (got < len) {
+		(void)setsockopt(c->fcgi.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv));
+	}
+	while (*got < len) {
+		size_t want = len - *got;
 		int n;
 
 		if (c->is_cgi)
-			n = (int)fread(c->body + got, 1, len - got, stdin);
+			n = (int)fread(c->body + *got, 1, want, stdin);
 		else
-			n = FCGX_GetStr(c->body + got, (int)(len - got),
-			    c->fcgi.in);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
+			n = FCGX_GetStr(c->body + *got, (int)want, c->fcgi.in);
+		if (n > 0)
+			*got += (size_t)n;
+		/* Both return short only at the end of the stream or an error. */
+		if (n <= 0 || (size_t)n < want)
+			break;
 	}
-	c->body[len] = '\0';
-	return 0;
+	if (*got == len) {
+		c->body[len] = '\0';
+		return AUTH_OK;
+	}
+	if (!c->is_cgi && (FCGX_GetError(c->fcgi.in) == EAGAIN ||
+	    FCGX_GetError(c->fcgi.in) == EWOULDBLOCK))
+		return AUTH_ETIMEOUT;
+	return AUTH_EINVAL;
 }
 
 /* Method and body checks every route shares; AUTH_OK to run the handler. */
@@ -299,6 +322,7 @@ static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
 {
 	const char *cl;
 	long n = 0;
+	enum auth_err rc;
 
 	if (req->method == 0 || !(c->route->methods & req->method))
 		return AUTH_EMETHOD;
@@ -313,10 +337,10 @@ static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
 		    AUTH_EINVAL;
 	if ((size_t)n > c->route->max_body)
 		return AUTH_ETOOBIG;   /* refused unread */
-	if (http_read_body(c, (size_t)n) != 0)
-		return AUTH_EINVAL;
+	rc = http_read_body(c, (size_t)n, &req->body_len);
+	if (rc != AUTH_OK)
+		return rc;
 	req->body = c->body;
-	req->body_len = (size_t)n;
 	return AUTH_OK;
 }
 
@@ -409,9 +433,10 @@ static void http_handle(struct http_conn *c)
 	/* Parameters die here: after this only req's own copies remain. */
 	if (!c->is_cgi)
 		http_finish(c, rc == AUTH_OK);
-	/* The body may have held a password. */
+	/* The body, even a part of one, may have held a password. */
 	if (req.body_len > 0)
 		OPENSSL_cleanse(c->body, req.body_len);
+	req.body = NULL;
 	secs = (double)(http_now_us() - t0) / 1e6;
 	metrics_observe(c->route->metrics, req.method, req.status, secs);
 	log_event(req.status >= 500 ? LOG_ERROR : LOG_INFO, "request",
@@ -452,6 +477,7 @@ int http_serve(const struct http_route *route)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
 	struct sigaction sa;
+	sigset_t stops;
 	int rc = 1, failures = 0;
 
 	if (c == NULL)
@@ -473,19 +499,34 @@ int http_serve(const struct http_route *route)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = http_on_signal;  /* no SA_RESTART: accept must wake */
 	sigemptyset(&sa.sa_mask);
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGHUP);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_InitRequest(&c->fcgi, 0, 0) != 0)
 		goto out;
 	c->unix_listen = http_is_unix(0);
-	while (!http_stop) {
+	for (;;) {
+		/* A stop that came during the last request is delivered here. */
+		sigprocmask(SIG_UNBLOCK, &stops, NULL);
+		if (http_stop)
+			break;
 		if (FCGX_Accept_r(&c->fcgi) < 0) {
 			/* A signal, or a client gone before accept: try again. */
 			if (http_stop || ++failures > HTTP_ACCEPT_FAILURES)
 				break;
 			continue;
 		}
+		/*
+		 * Stop signals wait while a request is served: one arriving
+		 * mid-read would fail the read with EINTR (libfcgi does not
+		 * restart it) and turn a good request into an error.
+		 */
+		sigprocmask(SIG_BLOCK, &stops, NULL);
 		failures = 0;
 		c->envp = c->fcgi.envp;
 		http_handle(c);

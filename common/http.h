@@ -46,15 +46,17 @@ struct http_route {
 	int bearer;                   /* 401s carry an invalid_token challenge */
 	int body;                     /* POST reads a body: Content-Length required */
 	size_t max_body;              /* bytes; larger bodies are 413 */
+	long read_timeout;            /* seconds a body may take; 408 past it */
 	void (*handle)(void *ctx, struct http_req *req);
 	void *ctx;
 };
 
 /*
- * Serve route until SIGTERM/SIGINT (FastCGI: socket on fd 0), or exactly
- * one request from the environment and stdin (plain CGI). Method, body
- * size and Content-Length are checked before handle runs; a handler that
- * sends no reply yields a 500. Returns the process exit status.
+ * Serve route until SIGTERM/SIGINT/SIGHUP (FastCGI: socket on fd 0), or
+ * exactly one request from the environment and stdin (plain CGI). Method,
+ * body size and Content-Length are checked before handle runs; a handler
+ * that sends no reply yields a 500. A stop signal that arrives during a
+ * request takes effect after it is answered. Returns the exit status.
  */
 int http_serve(const struct http_route *route);
 

@@ -1,6 +1,7 @@
 /* json: strict parsing of untrusted JSON and typed field access, over json-c. */
 #include "json.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,6 +116,17 @@ enum auth_err json_parse(const char *buf, size_t len, struct json_object **out)
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
 	if (tok == NULL)
 		return AUTH_EINTERNAL;
+	/*
+	 * The tokener decodes every string into its scratch buffer, a
+	 * password too, and grows it by realloc, which would leave copies
+	 * behind in freed memory. Sized once to the whole body (no decoded
+	 * string is longer), it never moves, and is wiped before it is freed.
+	 */
+	if (printbuf_memset(tok->pb, 0, 0, (int)len + 1) < 0) {
+		json_tokener_free(tok);
+		return AUTH_EINTERNAL;
+	}
+	printbuf_reset(tok->pb);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
@@ -137,6 +149,7 @@ enum auth_err json_parse(const char *buf, size_t len, struct json_object **out)
 	rc = AUTH_OK;
 out:
 	json_object_put(obj);
+	OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
 	json_tokener_free(tok);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ownfile.h"
 
 #define METRICS_MAGIC 0x4d54454d48545541ULL   /* "AUTHMETM" little-endian */
 #define METRICS_LAYOUT 1
@@ -90,9 +91,10 @@ static struct metrics_seg *metrics_map(const char *path, const char **why)
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = ownfile_open(path, &st);
 	if (fd < 0) {
-		*why = strerror(errno);
+		*why = errno == EPERM ? "not a file of ours with mode 0600" :
+		    strerror(errno);
 		return NULL;
 	}
 	/* Only start-up takes this lock, to make creation race-free. */

@@ -6,11 +6,13 @@
 #include "password.h"
 
 #include <crypt.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "valid.h"
 
@@ -19,7 +21,44 @@ struct password_ctx {
 	long cost;
 	struct crypt_data data;      /* ~32 KiB of scratch, reused */
 	char dummy[PASSWORD_HASH_MAX];
+	long long pad_ns;            /* typical verification at our cost; 0: none */
 };
+
+static long long password_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Length of a hash's method-and-cost prefix ("$2b$12$", "$y$j9T$"). */
+static size_t password_params_len(const char *h)
+{
+	size_t i, dollars = 0;
+
+	for (i = 0; h[i] != '\0'; i++)
+		if (h[i] == '$' && ++dollars == 3)
+			return i + 1;
+	return 0;
+}
+
+/*
+ * 1 when stored was made with the method and cost of the dummy hash, so
+ * that checking it takes what checking the dummy does. bcrypt's $2a$,
+ * $2b$ and $2y$ differ in name only.
+ */
+static int password_same_params(const struct password_ctx *ctx,
+    const char *stored)
+{
+	size_t n = password_params_len(ctx->dummy);
+
+	if (n == 0 || password_params_len(stored) != n)
+		return 0;
+	if (strncmp(ctx->dummy, "$2", 2) == 0 && strncmp(stored, "$2", 2) == 0)
+		return strncmp(ctx->dummy + 3, stored + 3, n - 3) == 0;
+	return strncmp(ctx->dummy, stored, n) == 0;
+}
 
 static const char *password_prefix(enum config_hash method)
 {
@@ -52,6 +91,7 @@ int password_init(struct password_ctx **out, enum config_hash method,
 	struct password_ctx *ctx = calloc(1, sizeof(*ctx));
 	unsigned char rnd[18];
 	char secret[32];
+	long long t0;
 
 	*out = NULL;
 	if (ctx == NULL) {
@@ -68,8 +108,10 @@ int password_init(struct password_ctx **out, enum config_hash method,
 		for (i = 0; i < sizeof(rnd); i++)
 			secret[i] = (char)('a' + rnd[i] % 26);
 		secret[sizeof(rnd)] = '\0';
+		t0 = password_now_ns();
 		if (password_hash(ctx, secret, ctx->dummy) != 0)
 			goto fail;
+		ctx->pad_ns = password_now_ns() - t0;
 		OPENSSL_cleanse(secret, sizeof(secret));
 	}
 	*out = ctx;
@@ -114,6 +156,7 @@ int password_verify(struct password_ctx *ctx, const char *pw,
 	const char *target = stored != NULL ? stored : ctx->dummy;
 	const char *h;
 	size_t n = strlen(target);
+	long long t0 = password_now_ns(), took;
 	int ok;
 
 	h = crypt_rn(pw, target, &ctx->data, sizeof(ctx->data));
@@ -121,6 +164,27 @@ int password_verify(struct password_ctx *ctx, const char *pw,
 	    CRYPTO_memcmp(h, target, n) == 0;
 	/* The computed hash is as good as the password: do not leave it. */
 	OPENSSL_cleanse(&ctx->data, sizeof(ctx->data));
+	took = password_now_ns() - t0;
+	/*
+	 * An unknown email is checked against the dummy hash, at the
+	 * configured method and cost; an account whose hash is older and
+	 * cheaper (until its next login rehashes it) would answer faster.
+	 * So every check at our cost keeps a running mean of how long one
+	 * takes (this machine, this load), and a cheaper one waits out the
+	 * rest of it.
+	 */
+	if (ctx->pad_ns > 0) {
+		if (stored == NULL || password_same_params(ctx, stored)) {
+			ctx->pad_ns += (took - ctx->pad_ns) / 8;
+		} else if (took < ctx->pad_ns) {
+			struct timespec rest;
+
+			rest.tv_sec = (time_t)((ctx->pad_ns - took) / 1000000000LL);
+			rest.tv_nsec = (long)((ctx->pad_ns - took) % 1000000000LL);
+			while (nanosleep(&rest, &rest) != 0 && errno == EINTR)
+				;
+		}
+	}
 	return stored != NULL && ok;
 }
 

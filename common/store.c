@@ -28,8 +28,9 @@ enum store_sql {
 	SQL_TOKENS_REVOKE_USER,
 	SQL_SESSIONS_LIST,
 	SQL_THROTTLE_GET,
-	SQL_THROTTLE_FAIL,
+	SQL_THROTTLE_TAKE,
 	SQL_THROTTLE_RESET,
+	SQL_THROTTLE_REFUND,
 	SQL__MAX
 };
 
@@ -88,8 +89,8 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?3",
 	[SQL_THROTTLE_GET] =
 	    "SELECT failures, window_start FROM login_attempts WHERE key = ?1",
-	/* A window that has ended starts over at this failure. */
-	[SQL_THROTTLE_FAIL] =
+	/* A window that has ended starts over at this attempt. */
+	[SQL_THROTTLE_TAKE] =
 	    "INSERT INTO login_attempts(key, failures, window_start) "
 	    "VALUES (?1, 1, ?2) ON CONFLICT(key) DO UPDATE SET "
 	    "failures = CASE WHEN window_start + ?3 <= ?2 THEN 1 "
@@ -98,6 +99,9 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "ELSE window_start END",
 	[SQL_THROTTLE_RESET] =
 	    "DELETE FROM login_attempts WHERE key = ?1",
+	[SQL_THROTTLE_REFUND] =
+	    "UPDATE login_attempts SET failures = failures - 1 "
+	    "WHERE key = ?1 AND failures > 0",
 };
 
 /* Statements over tables a pending migration may not have created yet:
@@ -105,11 +109,15 @@ static const char *const store_sql_text[SQL__MAX] = {
 static const char store_sql_counters[] =
     "SELECT (SELECT value FROM counters WHERE name = 'users'), "
     "(SELECT value FROM counters WHERE name = 'refresh_tokens_unrevoked')";
+/* The one reuse a rotated token gets: changes() == 1 (migration 004). */
+static const char store_sql_reuse[] =
+    "UPDATE refresh_tokens SET reused = 1 WHERE jti = ?1 AND reused = 0";
 
 struct store {
 	struct db *db;
 	struct db_stmt *sql[SQL__MAX];
 	struct db_stmt *counters;      /* lazily prepared */
+	struct db_stmt *reuse;         /* lazily prepared */
 	char path[4096];
 };
 
@@ -310,6 +318,13 @@ enum auth_err store_login(struct store *st, const struct store_grant *g)
 		    store_exec_text(st->sql[SQL_THROTTLE_RESET], key) :
 		    AUTH_EINTERNAL;
 	}
+	if (rc == AUTH_OK && g->refund_ip != NULL) {
+		char key[VALID_EMAIL_MAX + 16];
+
+		rc = store_throttle_key(key, sizeof(key), "ip", g->refund_ip) == 0 ?
+		    store_exec_text(st->sql[SQL_THROTTLE_REFUND], key) :
+		    AUTH_EINTERNAL;
+	}
 	return store_finish(st, rc);
 }
 
@@ -398,10 +413,19 @@ static enum auth_err store_rotate_lost(struct store *st, const char *old_jti,
 	if (!rotated || session_revoked || expires_at <= g->now)
 		return AUTH_OK;
 	if (reuse_interval > 0 && g->now - revoked_at < reuse_interval) {
-		if ((rc = store_insert_token(st, g)) != AUTH_OK)
+		if (st->reuse == NULL)
+			st->reuse = db_prepare_quiet(st->db, store_sql_reuse);
+		if (st->reuse == NULL)
+			return AUTH_EUNAVAIL;      /* migration 004 pending */
+		if ((rc = store_exec_text(st->reuse, old_jti)) != AUTH_OK)
 			return rc;
-		*out = STORE_REUSED;
-		return AUTH_OK;
+		if (db_changes(st->db) == 1) {
+			if ((rc = store_insert_token(st, g)) != AUTH_OK)
+				return rc;
+			*out = STORE_REUSED;
+			return AUTH_OK;
+		}
+		/* Reused once already: from here on it is a replay. */
 	}
 	*out = STORE_REPLAY;
 	rc = store_revoke_session(st, g->user_id, g->session_id, g->now);
@@ -645,56 +669,44 @@ static enum auth_err store_throttle_wait(struct store *st, const char *key,
 	return rc;
 }
 
-enum auth_err store_throttle_check(struct store *st, const char *email,
-    const char *ip, int64_t now, const struct store_throttle *lim,
-    long *retry_after)
+enum auth_err store_throttle_take(struct store *st,
+    const struct store_limit *lims, size_t n, int64_t now, long *retry_after)
 {
-	char key[VALID_EMAIL_MAX + 16];
-	long wait_ip = 0;
-	enum auth_err rc;
-
-	*retry_after = 0;
-	if (store_throttle_key(key, sizeof(key), "email", email) != 0)
-		return AUTH_EINTERNAL;
-	rc = store_throttle_wait(st, key, now, lim->window, lim->max_email,
-	    retry_after);
-	if (rc == AUTH_OK && ip != NULL &&
-	    store_throttle_key(key, sizeof(key), "ip", ip) == 0)
-		rc = store_throttle_wait(st, key, now, lim->window, lim->max_ip,
-		    &wait_ip);
-	if (rc != AUTH_OK)
-		return rc;
-	if (wait_ip > *retry_after)
-		*retry_after = wait_ip;
-	return *retry_after > 0 ? AUTH_ETHROTTLED : AUTH_OK;
-}
-
-enum auth_err store_throttle_fail(struct store *st, const char *email,
-    const char *ip, int64_t now, const struct store_throttle *lim)
-{
-	struct db_stmt *s = st->sql[SQL_THROTTLE_FAIL];
+	struct db_stmt *s = st->sql[SQL_THROTTLE_TAKE];
 	char key[VALID_EMAIL_MAX + 16];
 	enum auth_err rc;
+	size_t i;
 	int pass;
 
+	*retry_after = 0;
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
+	/* Pass 0 decides on every counter; pass 1 counts, if all allow. */
 	for (pass = 0; pass < 2 && rc == AUTH_OK; pass++) {
-		const char *v = pass == 0 ? email : ip;
+		for (i = 0; i < n && rc == AUTH_OK; i++) {
+			const struct store_limit *l = &lims[i];
+			long wait = 0;
 
-		if (v == NULL)
-			continue;
-		if (store_throttle_key(key, sizeof(key), pass == 0 ? "email" :
-		    "ip", v) != 0) {
-			rc = AUTH_EINTERNAL;
-			break;
+			if (l->value == NULL || l->max <= 0)
+				continue;
+			if (store_throttle_key(key, sizeof(key), l->kind,
+			    l->value) != 0) {
+				rc = AUTH_EINTERNAL;
+			} else if (pass == 0) {
+				rc = store_throttle_wait(st, key, now, l->window,
+				    l->max, &wait);
+				if (wait > *retry_after)
+					*retry_after = wait;
+			} else if ((rc = store_bind(s, 1, key)) != AUTH_OK ||
+			    (rc = db_bind_int(s, 2, now)) != AUTH_OK ||
+			    (rc = db_bind_int(s, 3, l->window)) != AUTH_OK) {
+				db_reset(s);
+			} else {
+				rc = store_exec(s);
+			}
 		}
-		if ((rc = store_bind(s, 1, key)) != AUTH_OK ||
-		    (rc = db_bind_int(s, 2, now)) != AUTH_OK ||
-		    (rc = db_bind_int(s, 3, lim->window)) != AUTH_OK)
-			db_reset(s);
-		else
-			rc = store_exec(s);
+		if (rc == AUTH_OK && *retry_after > 0)
+			rc = AUTH_ETHROTTLED;
 	}
 	return store_finish(st, rc);
 }

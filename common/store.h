@@ -21,6 +21,8 @@ struct store_grant {
 	const char *user_agent;      /* may be NULL */
 	const char *ip;              /* may be NULL */
 	const char *email;           /* login: its failure count is reset */
+	const char *refund_ip;       /* login: the attempt this address was
+	                              * charged is given back */
 };
 
 /* A live session as GET /auth/sessions shows it. */
@@ -32,11 +34,16 @@ struct store_session {
 	char ip[65];                 /* "" when unknown */
 };
 
-/* Login throttling limits (LOGIN_* settings). */
-struct store_throttle {
-	long window;                 /* seconds */
-	long max_email;              /* failures per email per window */
-	long max_ip;                 /* failures per client address per window */
+/*
+ * One attempt counter of the throttle: kind ("email", "ip", "register")
+ * and value name a row of login_attempts; at most max attempts per
+ * window seconds (max 0: no limit, nothing counted). value NULL: skipped.
+ */
+struct store_limit {
+	const char *kind;
+	const char *value;
+	long max;
+	long window;
 };
 
 enum store_rotation {
@@ -160,17 +167,17 @@ enum auth_err store_sessions(struct store *st, const char *user_id,
     __attribute__((warn_unused_result));
 
 /*
- * AUTH_ETHROTTLED with *retry_after (seconds) when email or ip (may be
- * NULL) already has as many failures in the current window as allowed.
- * Reads only: no password work happens before it.
+ * Count one attempt against each limit, and decide, in one write
+ * transaction taken before any password work: AUTH_ETHROTTLED with
+ * *retry_after (seconds, the longest wait) when some counter already
+ * holds max attempts in its current window, and then nothing is counted;
+ * else every counter goes up by one. Deciding and counting in one step
+ * is what keeps N concurrent guesses from all passing one check. An
+ * attempt that turns out to be legitimate is given back (store_login's
+ * refund_ip, email reset).
  */
-enum auth_err store_throttle_check(struct store *st, const char *email,
-    const char *ip, int64_t now, const struct store_throttle *lim,
-    long *retry_after) __attribute__((warn_unused_result));
-
-/* Count one failed login for email and ip (may be NULL), atomically. */
-enum auth_err store_throttle_fail(struct store *st, const char *email,
-    const char *ip, int64_t now, const struct store_throttle *lim)
+enum auth_err store_throttle_take(struct store *st,
+    const struct store_limit *lims, size_t n, int64_t now, long *retry_after)
     __attribute__((warn_unused_result));
 
 #endif

@@ -63,6 +63,7 @@ static enum auth_err tokens_issue(struct tokens *t, const char *sub,
 	g->user_agent = cl ? cl->user_agent : NULL;
 	g->ip = cl ? cl->ip : NULL;
 	g->email = cl ? cl->email : NULL;
+	g->refund_ip = cl ? cl->refund_ip : NULL;
 	return AUTH_OK;
 }
 

@@ -59,6 +59,7 @@ struct tokens_client {
 	const char *user_agent;
 	const char *ip;
 	const char *email;           /* login: reset its failure count */
+	const char *refund_ip;       /* login: give this address's attempt back */
 };
 
 /*

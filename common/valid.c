@@ -54,13 +54,20 @@ int valid_email(const char *in, size_t len, char *out, const char **why)
 		*why = "must be 3 to 254 bytes";
 		return -1;
 	}
-	if (!valid_utf8(in, len)) {
-		*why = "must be valid UTF-8";
-		return -1;
-	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
 
+		/*
+		 * One mailbox, one account: an address with non-ASCII bytes
+		 * has several spellings (NFC or NFD, Unicode case, U-labels
+		 * or A-labels) that one lower-casing cannot fold into one
+		 * key, so it is refused rather than half-normalized.
+		 */
+		if (c >= 0x80) {
+			*why = "must be ASCII (internationalized addresses "
+			    "are not accepted)";
+			return -1;
+		}
 		if (c <= 0x20 || c == 0x7f) {
 			*why = "must not contain whitespace or control characters";
 			return -1;

@@ -43,3 +43,19 @@ teardown_file() { stack_stop; }
 	[ "$status_code" = 401 ]
 	log_has '.event == "refresh_replay"'
 }
+
+@test "within the reuse interval a rotated token is exchanged once more, a second time is a replay" {
+	register twice@example.com
+	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
+	[ "$status_code" = 200 ]
+	first=$(jq -r .refresh_token <<<"$body")
+	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
+	[ "$status_code" = 200 ]
+	# The third presentation would start a third chain: refused, and the
+	# session (both chains) revoked.
+	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
+	[ "$status_code" = 401 ]
+	api POST /auth/refresh "{\"refresh_token\":\"$first\"}"
+	[ "$status_code" = 401 ]
+	log_has '.event == "refresh_replay"'
+}

@@ -654,6 +654,38 @@ static void test_rotate_reuse_interval(void **state)
 	assert_int_equal(token_col(t, jti3, "revoked"), 1);
 }
 
+/* Within the interval a rotated token is exchanged once more, no more. */
+static void test_rotate_reuse_once(void **state)
+{
+	struct st *t = *state;
+	struct ids a;
+	struct store_grant g;
+	enum store_rotation how = STORE_DEAD;
+	char jti2[VALID_UUID_SIZE], jti3[VALID_UUID_SIZE];
+	char jti4[VALID_UUID_SIZE];
+
+	do_register(t, "once@example.com", &a);
+	assert_int_equal(valid_uuid_new(jti2), 0);
+	assert_int_equal(valid_uuid_new(jti3), 0);
+	assert_int_equal(valid_uuid_new(jti4), 0);
+	g = grant(&a, jti2, NOW + 5, NOW + 5 + 3600);
+	assert_int_equal(store_rotate(t->store, a.jti, &g, 60, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	g = grant(&a, jti3, NOW + 6, NOW + 6 + 3600);
+	assert_int_equal(store_rotate(t->store, a.jti, &g, 60, &how), AUTH_OK);
+	assert_int_equal(how, STORE_REUSED);
+	assert_int_equal(token_col(t, a.jti, "reused"), 1);
+
+	/* A second reuse, still inside the interval, is a replay. */
+	g = grant(&a, jti4, NOW + 7, NOW + 7 + 3600);
+	assert_int_equal(store_rotate(t->store, a.jti, &g, 60, &how), AUTH_OK);
+	assert_int_equal(how, STORE_REPLAY);
+	assert_int_equal(token_col(t, jti4, "count(*)"), 0);
+	assert_int_equal(session_col(t, a.sid, "revoked"), 1);
+	assert_int_equal(token_col(t, jti2, "revoked"), 1);
+	assert_int_equal(token_col(t, jti3, "revoked"), 1);
+}
+
 static void test_rotate_unknown(void **state)
 {
 	struct st *t = *state;
@@ -1111,7 +1143,25 @@ static void test_sessions_list(void **state)
 /* ------------------------------------------------------------------ */
 /* login throttling                                                    */
 
-static const struct store_throttle lim = { 300, 3, 5 };
+/* email: 3 per 300 s; ip: 5 per 300 s. */
+static long take(struct st *t, const char *email, const char *ip,
+    long long now, long max_email, long max_ip, long window,
+    enum auth_err want)
+{
+	const struct store_limit lims[2] = {
+		{ "email", email, max_email, window },
+		{ "ip", ip, max_ip, window },
+	};
+	long retry = -77;
+
+	assert_int_equal(store_throttle_take(t->store, lims, 2, now, &retry),
+	    want);
+	if (want == AUTH_OK)
+		assert_int_equal(retry, 0);
+	return retry;
+}
+
+#define TAKE(e, ip, now, want) take(t, (e), (ip), (now), 3, 5, 300, (want))
 
 static long long attempts(struct st *t, const char *key, const char *col)
 {
@@ -1122,115 +1172,106 @@ static long long attempts(struct st *t, const char *key, const char *col)
 	return fx_int(t->fx.db, sql);
 }
 
-static void throttle_expect(struct st *t, const char *email, const char *ip,
-    long long now, const struct store_throttle *l, enum auth_err want,
-    long want_retry)
-{
-	long retry = -77;
-
-	assert_int_equal(store_throttle_check(t->store, email, ip, now, l,
-	    &retry), want);
-	assert_int_equal(retry, want_retry);
-}
-
 static void test_throttle_email(void **state)
 {
 	struct st *t = *state;
 
-	throttle_expect(t, "t@example.com", "192.0.2.1", NOW, &lim, AUTH_OK, 0);
-	assert_int_equal(store_throttle_fail(t->store, "t@example.com",
-	    "192.0.2.1", NOW, &lim), AUTH_OK);
-	assert_int_equal(store_throttle_fail(t->store, "t@example.com",
-	    "192.0.2.1", NOW + 10, &lim), AUTH_OK);
+	/* Every attempt is counted as it is taken, before any password work. */
+	TAKE("t@example.com", "192.0.2.1", NOW, AUTH_OK);
+	TAKE("t@example.com", "192.0.2.1", NOW + 10, AUTH_OK);
 	assert_int_equal(attempts(t, "email:t@example.com", "failures"), 2);
 	assert_int_equal(attempts(t, "email:t@example.com", "window_start"),
 	    NOW);
 	assert_int_equal(attempts(t, "ip:192.0.2.1", "failures"), 2);
-	/* Below the limit. */
-	throttle_expect(t, "t@example.com", "192.0.2.1", NOW + 20, &lim, AUTH_OK, 0);
+	TAKE("t@example.com", "192.0.2.1", NOW + 20, AUTH_OK);
 
-	/* At the limit: retry when the window (start NOW) ends. */
-	assert_int_equal(store_throttle_fail(t->store, "t@example.com",
-	    "192.0.2.1", NOW + 20, &lim), AUTH_OK);
-	throttle_expect(t, "t@example.com", "192.0.2.1", NOW + 30, &lim,
-	    AUTH_ETHROTTLED, 270);
-	throttle_expect(t, "t@example.com", NULL, NOW + 30, &lim,
-	    AUTH_ETHROTTLED, 270);
-	throttle_expect(t, "t@example.com", "198.51.100.1", NOW + 299, &lim,
-	    AUTH_ETHROTTLED, 1);
+	/* At the limit: retry when the window (start NOW) ends; a refused
+	 * attempt is not counted on any key. */
+	assert_int_equal(TAKE("t@example.com", "192.0.2.1", NOW + 30,
+	    AUTH_ETHROTTLED), 270);
+	assert_int_equal(TAKE("t@example.com", NULL, NOW + 30,
+	    AUTH_ETHROTTLED), 270);
+	assert_int_equal(TAKE("t@example.com", "198.51.100.1", NOW + 299,
+	    AUTH_ETHROTTLED), 1);
+	assert_int_equal(attempts(t, "email:t@example.com", "failures"), 3);
+	assert_int_equal(attempts(t, "ip:192.0.2.1", "failures"), 3);
+	assert_int_equal(attempts(t, "ip:198.51.100.1", "count(*)"), 0);
 	/* Other emails from the same address are not held back (3 < 5). */
-	throttle_expect(t, "u@example.com", "192.0.2.1", NOW + 30, &lim, AUTH_OK, 0);
+	TAKE("u@example.com", "192.0.2.1", NOW + 30, AUTH_OK);
 	/* Keys are exact. */
-	throttle_expect(t, "T@example.com", NULL, NOW + 30, &lim, AUTH_OK, 0);
+	TAKE("T@example.com", NULL, NOW + 30, AUTH_OK);
 
-	/* The window has ended at NOW + 300. */
-	throttle_expect(t, "t@example.com", "192.0.2.1", NOW + 300, &lim, AUTH_OK,
-	    0);
-	/* A failure then starts a new window, counting from 1. */
-	assert_int_equal(store_throttle_fail(t->store, "t@example.com", NULL,
-	    NOW + 300, &lim), AUTH_OK);
+	/* The window has ended at NOW + 300: a new one counts from 1. */
+	TAKE("t@example.com", NULL, NOW + 300, AUTH_OK);
 	assert_int_equal(attempts(t, "email:t@example.com", "failures"), 1);
 	assert_int_equal(attempts(t, "email:t@example.com", "window_start"),
 	    NOW + 300);
 	/* Without an ip, the ip row is left alone. */
-	assert_int_equal(attempts(t, "ip:192.0.2.1", "failures"), 3);
+	assert_int_equal(attempts(t, "ip:192.0.2.1", "failures"), 4);
 	assert_int_equal(attempts(t, "ip:192.0.2.1", "window_start"), NOW);
-	throttle_expect(t, "t@example.com", NULL, NOW + 301, &lim, AUTH_OK, 0);
-	assert_int_equal(store_throttle_fail(t->store, "t@example.com", NULL,
-	    NOW + 310, &lim), AUTH_OK);
-	assert_int_equal(store_throttle_fail(t->store, "t@example.com", NULL,
-	    NOW + 320, &lim), AUTH_OK);
-	throttle_expect(t, "t@example.com", NULL, NOW + 330, &lim, AUTH_ETHROTTLED,
-	    270);
-	assert_int_equal(fx_count(t->fx.db, "login_attempts"), 2);
+	TAKE("t@example.com", NULL, NOW + 310, AUTH_OK);
+	TAKE("t@example.com", NULL, NOW + 320, AUTH_OK);
+	assert_int_equal(TAKE("t@example.com", NULL, NOW + 330,
+	    AUTH_ETHROTTLED), 270);
+	assert_int_equal(fx_count(t->fx.db, "login_attempts"), 4);
+
+	/* A limit of 0 counts nothing and refuses nothing. */
+	take(t, "z@example.com", "192.0.2.99", NOW, 0, 0, 300, AUTH_OK);
+	assert_int_equal(attempts(t, "email:z@example.com", "count(*)"), 0);
+	assert_int_equal(attempts(t, "ip:192.0.2.99", "count(*)"), 0);
 }
 
 static void test_throttle_ip(void **state)
 {
-	static const struct store_throttle ipl = { 600, 10, 2 };
 	struct st *t = *state;
 
-	assert_int_equal(store_throttle_fail(t->store, "a@example.com",
-	    "203.0.113.5", NOW, &ipl), AUTH_OK);
-	throttle_expect(t, "c@example.com", "203.0.113.5", NOW + 1, &ipl, AUTH_OK,
-	    0);
-	assert_int_equal(store_throttle_fail(t->store, "b@example.com",
-	    "203.0.113.5", NOW + 100, &ipl), AUTH_OK);
+	take(t, "a@example.com", "203.0.113.5", NOW, 10, 2, 600, AUTH_OK);
+	take(t, "b@example.com", "203.0.113.5", NOW + 100, 10, 2, 600, AUTH_OK);
 	/* The address is at its limit though no email is. */
-	throttle_expect(t, "c@example.com", "203.0.113.5", NOW + 150, &ipl,
-	    AUTH_ETHROTTLED, 450);
+	assert_int_equal(take(t, "c@example.com", "203.0.113.5", NOW + 150, 10,
+	    2, 600, AUTH_ETHROTTLED), 450);
 	/* ip NULL skips the address check; another address is fine. */
-	throttle_expect(t, "c@example.com", NULL, NOW + 150, &ipl, AUTH_OK, 0);
-	throttle_expect(t, "c@example.com", "203.0.113.6", NOW + 150, &ipl,
-	    AUTH_OK, 0);
+	take(t, "c@example.com", NULL, NOW + 150, 10, 2, 600, AUTH_OK);
+	take(t, "d@example.com", "203.0.113.6", NOW + 150, 10, 2, 600, AUTH_OK);
 	/* An email equal to the address is another key. */
-	throttle_expect(t, "203.0.113.5", NULL, NOW + 150, &ipl, AUTH_OK, 0);
+	take(t, "203.0.113.5", NULL, NOW + 150, 10, 2, 600, AUTH_OK);
 	assert_int_equal(attempts(t, "email:a@example.com", "failures"), 1);
-	assert_int_equal(attempts(t, "email:b@example.com", "failures"), 1);
+	assert_int_equal(attempts(t, "email:c@example.com", "failures"), 1);
 	assert_int_equal(attempts(t, "ip:203.0.113.5", "failures"), 2);
 
 	/* Both limits hit: the later of the two retry times. */
-	{
-		static const struct store_throttle both = { 300, 1, 2 };
+	take(t, "x@example.com", NULL, NOW, 1, 2, 300, AUTH_OK);
+	take(t, "y@example.com", "198.51.100.9", NOW + 100, 1, 2, 300, AUTH_OK);
+	take(t, "z@example.com", "198.51.100.9", NOW + 100, 1, 2, 300, AUTH_OK);
+	assert_int_equal(take(t, "x@example.com", "198.51.100.9", NOW + 150, 1,
+	    2, 300, AUTH_ETHROTTLED), 250);
+	assert_int_equal(take(t, "x@example.com", NULL, NOW + 150, 1, 2, 300,
+	    AUTH_ETHROTTLED), 150);
+	assert_int_equal(take(t, "w@example.com", "198.51.100.9", NOW + 150, 1,
+	    2, 300, AUTH_ETHROTTLED), 250);
+	/* Email window over, address window not. */
+	assert_int_equal(take(t, "x@example.com", "198.51.100.9", NOW + 350, 1,
+	    2, 300, AUTH_ETHROTTLED), 50);
+	take(t, "x@example.com", "198.51.100.9", NOW + 400, 1, 2, 300, AUTH_OK);
+}
 
-		assert_int_equal(store_throttle_fail(t->store, "x@example.com",
-		    NULL, NOW, &both), AUTH_OK);
-		assert_int_equal(store_throttle_fail(t->store, "y@example.com",
-		    "198.51.100.9", NOW + 100, &both), AUTH_OK);
-		assert_int_equal(store_throttle_fail(t->store, "z@example.com",
-		    "198.51.100.9", NOW + 100, &both), AUTH_OK);
-		throttle_expect(t, "x@example.com", "198.51.100.9", NOW + 150,
-		    &both, AUTH_ETHROTTLED, 250);
-		throttle_expect(t, "x@example.com", NULL, NOW + 150, &both,
-		    AUTH_ETHROTTLED, 150);
-		throttle_expect(t, "w@example.com", "198.51.100.9", NOW + 150,
-		    &both, AUTH_ETHROTTLED, 250);
-		/* Email window over, address window not. */
-		throttle_expect(t, "x@example.com", "198.51.100.9", NOW + 350,
-		    &both, AUTH_ETHROTTLED, 50);
-		throttle_expect(t, "x@example.com", "198.51.100.9", NOW + 400,
-		    &both, AUTH_OK, 0);
-	}
+/* Kinds are separate counters: registrations do not eat login attempts. */
+static void test_throttle_kinds(void **state)
+{
+	struct st *t = *state;
+	const struct store_limit reg = { "register", "192.0.2.7", 2, 3600 };
+	long retry = 0;
+
+	assert_int_equal(store_throttle_take(t->store, &reg, 1, NOW, &retry),
+	    AUTH_OK);
+	assert_int_equal(store_throttle_take(t->store, &reg, 1, NOW + 1, &retry),
+	    AUTH_OK);
+	assert_int_equal(store_throttle_take(t->store, &reg, 1, NOW + 2, &retry),
+	    AUTH_ETHROTTLED);
+	assert_int_equal(retry, 3598);
+	assert_int_equal(attempts(t, "register:192.0.2.7", "failures"), 2);
+	TAKE("k@example.com", "192.0.2.7", NOW + 2, AUTH_OK);
+	assert_int_equal(attempts(t, "ip:192.0.2.7", "failures"), 1);
 }
 
 static void test_throttle_reset_on_login(void **state)
@@ -1240,45 +1281,54 @@ static void test_throttle_reset_on_login(void **state)
 	struct store_grant g;
 
 	do_register(t, "reset@example.com", &a);
-	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
-	    "192.0.2.50", NOW, &lim), AUTH_OK);
-	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
-	    "192.0.2.50", NOW + 1, &lim), AUTH_OK);
-	assert_int_equal(store_throttle_fail(t->store, "other@example.com",
-	    NULL, NOW + 1, &lim), AUTH_OK);
-	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
-	    "192.0.2.50", NOW + 2, &lim), AUTH_OK);
-	throttle_expect(t, "reset@example.com", NULL, NOW + 3, &lim,
-	    AUTH_ETHROTTLED, 297);
+	TAKE("reset@example.com", "192.0.2.50", NOW, AUTH_OK);
+	TAKE("reset@example.com", "192.0.2.50", NOW + 1, AUTH_OK);
+	TAKE("other@example.com", NULL, NOW + 1, AUTH_OK);
+	TAKE("reset@example.com", "192.0.2.50", NOW + 2, AUTH_OK);
+	assert_int_equal(TAKE("reset@example.com", NULL, NOW + 3,
+	    AUTH_ETHROTTLED), 297);
 
 	/* A login that fails (no such user) rolls the reset back too. */
 	new_ids(&ghost);
 	g = grant(&ghost, ghost.jti, NOW + 3, NOW + 3600);
 	g.email = "reset@example.com";
+	g.refund_ip = "192.0.2.50";
 	assert_int_equal(store_login(t->store, &g), AUTH_EINTERNAL);
 	assert_int_equal(attempts(t, "email:reset@example.com", "failures"), 3);
+	assert_int_equal(attempts(t, "ip:192.0.2.50", "failures"), 3);
 
-	/* A successful login clears that email's count, and only that. */
+	/* A successful login clears that email's count, gives its address
+	 * back the one attempt, and touches nothing else. */
 	memcpy(a2.user, a.user, sizeof(a2.user));
 	assert_int_equal(valid_uuid_new(a2.sid), 0);
 	assert_int_equal(valid_uuid_new(a2.jti), 0);
 	g = grant(&a2, a2.jti, NOW + 4, NOW + 3600);
 	g.email = "reset@example.com";
+	g.refund_ip = "192.0.2.50";
 	assert_int_equal(store_login(t->store, &g), AUTH_OK);
 	assert_int_equal(attempts(t, "email:reset@example.com", "count(*)"), 0);
-	throttle_expect(t, "reset@example.com", NULL, NOW + 5, &lim, AUTH_OK, 0);
-	assert_int_equal(attempts(t, "ip:192.0.2.50", "failures"), 3);
+	TAKE("reset@example.com", NULL, NOW + 5, AUTH_OK);
+	assert_int_equal(attempts(t, "ip:192.0.2.50", "failures"), 2);
 	assert_int_equal(attempts(t, "email:other@example.com", "failures"), 1);
 	assert_int_equal(session_col(t, a2.sid, "revoked"), 0);
 
-	/* Without g.email nothing is reset. */
-	assert_int_equal(store_throttle_fail(t->store, "reset@example.com",
-	    NULL, NOW + 6, &lim), AUTH_OK);
+	/* Without g.email and g.refund_ip nothing is reset or refunded. */
 	assert_int_equal(valid_uuid_new(a2.sid), 0);
 	assert_int_equal(valid_uuid_new(a2.jti), 0);
 	g = grant(&a2, a2.jti, NOW + 7, NOW + 3600);
 	assert_int_equal(store_login(t->store, &g), AUTH_OK);
 	assert_int_equal(attempts(t, "email:reset@example.com", "failures"), 1);
+	assert_int_equal(attempts(t, "ip:192.0.2.50", "failures"), 2);
+
+	/* A refund never goes below zero. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(valid_uuid_new(a2.sid), 0);
+		assert_int_equal(valid_uuid_new(a2.jti), 0);
+		g = grant(&a2, a2.jti, NOW + 8, NOW + 3600);
+		g.refund_ip = "192.0.2.50";
+		assert_int_equal(store_login(t->store, &g), AUTH_OK);
+	}
+	assert_int_equal(attempts(t, "ip:192.0.2.50", "failures"), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1443,6 +1493,7 @@ int main(void)
 		T(test_rotate),
 		T(test_rotate_replay),
 		T(test_rotate_reuse_interval),
+		T(test_rotate_reuse_once),
 		T(test_rotate_unknown),
 		T(test_rotate_expired),
 		T(test_rotate_wrong_owner),
@@ -1454,6 +1505,7 @@ int main(void)
 		T(test_sessions_list),
 		T(test_throttle_email),
 		T(test_throttle_ip),
+		T(test_throttle_kinds),
 		T(test_throttle_reset_on_login),
 		T(test_schema_version),
 		T(test_counters),
