@@ -12,6 +12,9 @@
 # returns once /healthz answers and scripts/stop.sh stops it. Pids are
 # recorded in RUN_DIR/*.pid; nothing is ever stopped by name.
 set -euo pipefail
+# Logs hold user ids, session ids and client addresses: everything this
+# script and the processes it starts create is private to this user.
+umask 077
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -33,11 +36,20 @@ RUN_DIR=${RUN_DIR:-./run}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
 FCGI_CHILDREN=${FCGI_CHILDREN:-2}
+READ_TIMEOUT=${READ_TIMEOUT:-10}
 ENDPOINTS=${ENDPOINTS:-"register login refresh me logout logout_all sessions jwks healthz readyz metrics"}
 
-if ! [[ $PORT =~ ^[0-9]+$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
-	die "PORT must be an integer between 1 and 65535 (got '$PORT')"
-fi
+# int_between NAME LOW HIGH: die with one line unless $NAME is an integer
+# in [LOW, HIGH] (at most 9 digits, so no test ever overflows).
+int_between() {
+	local v=${!1}
+	if ! [[ $v =~ ^[0-9]{1,9}$ ]] || [ "$v" -lt "$2" ] || [ "$v" -gt "$3" ]; then
+		die "$1 must be an integer between $2 and $3 (got '$v')"
+	fi
+}
+int_between PORT 1 65535
+# Seconds lighttpd waits on a silent client (lighttpd.conf).
+int_between READ_TIMEOUT 1 300
 [[ $HOST =~ ^[0-9A-Za-z.:-]+$ ]] || die "HOST must be an address (got '$HOST')"
 
 # Workers of endpoint EP: FCGI_CHILDREN_<EP> (e.g. FCGI_CHILDREN_LOGIN)
@@ -45,16 +57,23 @@ fi
 children_var() { local v=FCGI_CHILDREN_${1^^}; [ -n "${!v:-}" ] && echo "$v" || echo FCGI_CHILDREN; }
 for ep in $ENDPOINTS; do
 	[ -x "$BIN_DIR/$ep" ] || die "$BIN_DIR/$ep is missing: run make"
-	var=$(children_var "$ep")
-	if ! [[ ${!var} =~ ^[0-9]+$ ]] || [ "${!var}" -lt 1 ] || [ "${!var}" -gt 64 ]; then
-		die "$var must be an integer between 1 and 64 (got '${!var}')"
-	fi
+	int_between "$(children_var "$ep")" 1 64
 done
 
-mkdir -p "$RUN_DIR/www"
+# RUN_DIR and the logs in it are this user's alone, also when an earlier
+# version or another umask made them readable by others.
+mkdir -p "$RUN_DIR/errors"
+chmod 0700 "$RUN_DIR" || die "cannot make RUN_DIR $RUN_DIR private (mode 0700)"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
-export RUN_DIR HOST PORT FCGI_CHILDREN
+export RUN_DIR HOST PORT FCGI_CHILDREN READ_TIMEOUT
 LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
+for f in "$RUN_DIR/auth.log" "$RUN_DIR/lighttpd.log" "$LOG_FILE"; do
+	# Only our own regular files (LOG_FILE may be /dev/stderr).
+	if [ -f "$f" ] && [ -O "$f" ]; then chmod 0600 "$f"; fi
+done
+# Where earlier versions kept the error files, inside the document root.
+rm -f "$RUN_DIR"/www/status-[0-9][0-9][0-9].html
+rmdir "$RUN_DIR/www" 2>/dev/null || :
 [ -e "$RUN_DIR/lighttpd.pid" ] && kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null &&
 	die "already running (pid $(cat "$RUN_DIR/lighttpd.pid")); scripts/stop.sh first"
 # Something already answering on the port would pass the readiness check
@@ -77,12 +96,15 @@ for ep in $ENDPOINTS; do
 	"$BIN_DIR/$ep" --check-config || exit 2
 done
 
-# lighttpd's own error answers, as JSON like every other error.
-for s in 400:bad\ request 404:not\ found 405:method\ not\ allowed \
-	411:length\ required 413:request\ body\ too\ large 414:uri\ too\ long \
+# lighttpd's own error answers, as JSON like every other error; they are
+# not under the document root (lighttpd.conf), so never served as files.
+for s in 400:bad\ request 403:forbidden 404:not\ found \
+	405:method\ not\ allowed 408:request\ timeout 411:length\ required \
+	413:request\ body\ too\ large 414:uri\ too\ long 417:expectation\ failed \
 	431:request\ header\ fields\ too\ large 500:internal\ error \
-	503:service\ unavailable; do
-	printf '{"detail":"%s"}\n' "${s#*:}" > "$RUN_DIR/www/status-${s%%:*}.html"
+	501:not\ implemented 502:bad\ gateway 503:service\ unavailable \
+	504:gateway\ timeout 505:http\ version\ not\ supported; do
+	printf '{"detail":"%s"}\n' "${s#*:}" > "$RUN_DIR/errors/status-${s%%:*}.html"
 done
 
 started=()

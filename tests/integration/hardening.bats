@@ -83,9 +83,10 @@ median() {
 	known=$(median "$WORK/known")
 	unknown=$(median "$WORK/unknown")
 	echo "median seconds: known (cost-4 hash) $known, unknown (dummy at cost 10) $unknown"
-	# A statistical bound, not a deadline: the medians agree within 30%
-	# (unpadded, the cheaper hash answered in well under a tenth).
-	awk -v k="$known" -v u="$unknown" 'BEGIN { r = k / u; exit !(r > 0.7 && r < 1.3) }'
+	# A statistical bound, not a deadline: the medians agree within a
+	# factor of two even on a loaded machine (unpadded, the cheaper hash
+	# answered in a twentieth of the time).
+	awk -v k="$known" -v u="$unknown" 'BEGIN { r = k / u; exit !(r > 0.5 && r < 2) }'
 	# Still the cheaper hash: a wrong password does not rehash.
 	[[ $(sqlite3 "$WORK/auth.db" "SELECT password_hash FROM users WHERE email = 'weak@example.com'") == '$2b$04$'* ]]
 }
@@ -144,8 +145,8 @@ median() {
 	chmod 0700 "$RUN_DIR"
 	"$ROOT/scripts/migrate.sh" >/dev/null
 	# World-writable: anyone could feed every endpoint's counters.
-	head -c 4096 /dev/zero > "$RUN_DIR/metrics-v1.shm"
-	chmod 0666 "$RUN_DIR/metrics-v1.shm"
+	head -c 4096 /dev/zero > "$RUN_DIR/metrics-v2.shm"
+	chmod 0666 "$RUN_DIR/metrics-v2.shm"
 	head -c 8 /dev/zero > "$WORK/auth.db-epoch"
 	chmod 0644 "$WORK/auth.db-epoch"
 	stack_start

@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# lighttpd in front of the endpoints (lighttpd.conf, scripts/start.sh):
+# slow clients, paths outside the contract, its own log, file modes.
+
+load helper
+
+setup_file() {
+	export READ_TIMEOUT=2   # lighttpd drops a silent client after 2 s
+	stack_start
+}
+teardown_file() { stack_stop; }
+
+# A second stack some tests start in a directory of their own.
+teardown() {
+	if [ -n "${second:-}" ]; then
+		( cd "$second" && RUN_DIR="$second/run" "$ROOT/scripts/stop.sh" )
+	fi
+}
+
+# fresh_env: point this test at a new, empty stack directory.
+fresh_env() {
+	stack_env "$(mktemp -d "$BATS_TEST_TMPDIR/front.XXXXXX")"
+	second=$WORK
+	"$ROOT/scripts/gen-keys.sh" "$WORK/keys" >/dev/null
+}
+
+@test "slow clients that never send their body stall no route, and are dropped after READ_TIMEOUT" {
+	run "$BATS_TEST_DIRNAME/slowclient.py" "$PORT" "$FCGI_CHILDREN" "$READ_TIMEOUT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	assert_alive
+}
+
+@test "start refuses a READ_TIMEOUT that is not an integer from 1 to 300, in one line" {
+	fresh_env
+	for v in 0 301 abc 2s ' 5' -1 99999999999999999999; do
+		run env READ_TIMEOUT="$v" bash -c "cd '$WORK' && '$ROOT/scripts/start.sh' --background"
+		echo "READ_TIMEOUT='$v': $status $output"
+		[ "$status" -ne 0 ]
+		[ "$output" = "start.sh: READ_TIMEOUT must be an integer between 1 and 300 (got '$v')" ]
+		[ ! -e "$RUN_DIR/lighttpd.pid" ]
+	done
+}
+
+@test "every path outside the contract is a JSON 404, whatever the method" {
+	for p in / /index.html /status-404.html /www/status-404.html \
+		/errors/status-404.html /errors/ /lighttpd.log /auth.log /../etc/passwd \
+		/auth /auth/ /auth/login/x /auth/sessions/ /.well-known/ /.well-known/jwks.json/x; do
+		for m in GET HEAD POST PUT DELETE OPTIONS PATCH; do
+			case $m in POST|PUT|PATCH) data='{}' ;; *) data='' ;; esac
+			if [ "$m" = HEAD ]; then
+				api HEAD "$p" "" --path-as-is --head
+			else
+				api "$m" "$p" "$data" --path-as-is
+			fi
+			echo "$m $p: $status_code $(header Content-Type) $body"
+			[ "$status_code" = 404 ]
+			[ "$(header Content-Type)" = application/json ]
+			[ "$m" = HEAD ] || [ "$(jq -c . <<<"$body")" = '{"detail":"not found"}' ]
+		done
+	done
+}
+
+@test "lighttpd's log holds no warning about its configuration" {
+	cat "$RUN_DIR/lighttpd.log"
+	grep -q 'server started' "$RUN_DIR/lighttpd.log"
+	run grep -Ei 'warning|unknown config-key|deprecated' "$RUN_DIR/lighttpd.log"
+	[ "$status" -eq 1 ]
+}
+
+@test "the run directory is 0700, its logs and sockets 0600" {
+	register modes@example.com
+	api POST /auth/login '{"email":"modes@example.com","password":"wrongpass1"}'
+	[ "$status_code" = 401 ]
+	ls -la "$RUN_DIR"
+	[ "$(stat -c %a "$RUN_DIR")" = 700 ]
+	[ "$(stat -c %a "$RUN_DIR/auth.log")" = 600 ]
+	[ "$(stat -c %a "$RUN_DIR/lighttpd.log")" = 600 ]
+	for s in "$RUN_DIR"/*.sock; do [ "$(stat -c %a "$s")" = 600 ]; done
+	# Nothing in it is open to the group or to others.
+	[ -z "$(find "$RUN_DIR" -perm /077)" ]
+}
+
+@test "start makes an existing run directory and logs private" {
+	fresh_env
+	export LOG_FILE=$WORK/endpoints.log
+	mkdir -m 0755 "$RUN_DIR"
+	for f in "$RUN_DIR/auth.log" "$RUN_DIR/lighttpd.log" "$LOG_FILE"; do
+		echo old > "$f"
+		chmod 0644 "$f"
+	done
+	stack_start
+	ls -la "$RUN_DIR" "$LOG_FILE"
+	[ "$(stat -c %a "$RUN_DIR")" = 700 ]
+	[ "$(stat -c %a "$RUN_DIR/auth.log")" = 600 ]
+	[ "$(stat -c %a "$RUN_DIR/lighttpd.log")" = 600 ]
+	[ "$(stat -c %a "$LOG_FILE")" = 600 ]
+	api GET /healthz
+	[ "$status_code" = 200 ]
+}
