@@ -14,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -275,6 +278,14 @@ static const char *http_method_name(enum http_method m)
 	return "OTHER";
 }
 
+static long long http_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
 /*
  * Read exactly len body bytes into c->body; *got says how many arrived
  * (the caller wipes them, whatever the outcome). AUTH_OK; AUTH_ETIMEOUT
@@ -284,19 +295,32 @@ static const char *http_method_name(enum http_method m)
 static enum auth_err http_read_body(struct http_conn *c, size_t len,
     size_t *got)
 {
-	*got = 0;
-	if (!c->is_cgi && c->route->read_timeout > 0) {
-		/* A front that buffers bodies makes this moot; one that
-		 * streams them must not hold a worker without a deadline. */
-		struct timeval tv = { c->route->read_timeout, 0 };
+	long long deadline = c->is_cgi ? 0 :
+	    http_now_us() + c->route->read_timeout * 1000000LL;
 
-		(void)setsockopt(c->fcgi.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-		    sizeof(tv));
-	}
+	*got = 0;
 	while (*got < len) {
-		size_t want = len - *got;
+		/*
+		 * A front that buffers bodies makes this moot; one that
+		 * streams them must not hold a worker past READ_TIMEOUT. The
+		 * socket's receive timeout bounds one read, so the body is
+		 * read in chunks, each given what is left of the deadline:
+		 * a client trickling a byte at a time cannot stretch it.
+		 */
+		size_t want = len - *got > 8192 ? 8192 : len - *got;
 		int n;
 
+		if (!c->is_cgi) {
+			long long left = deadline - http_now_us();
+			struct timeval tv;
+
+			if (left <= 0)
+				return AUTH_ETIMEOUT;
+			tv.tv_sec = (time_t)(left / 1000000);
+			tv.tv_usec = (suseconds_t)(left % 1000000);
+			(void)setsockopt(c->fcgi.ipcFd, SOL_SOCKET, SO_RCVTIMEO,
+			    &tv, sizeof(tv));
+		}
 		if (c->is_cgi)
 			n = (int)fread(c->body + *got, 1, want, stdin);
 		else
@@ -344,14 +368,6 @@ static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
 	return AUTH_OK;
 }
 
-static long long http_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 /*
  * A fresh request id, UUID-shaped. Ids must be unique, not secret, so a
  * xorshift128+ generator seeded once per process from the CSPRNG serves,
@@ -386,12 +402,15 @@ static void http_request_id_new(struct http_conn *c, char *out)
  * input has been read (the empty record ending stdin) the worker closes
  * at once and is free for the next request instead of waiting on
  * lighttpd. A request answered before its body was read (413, 411...)
- * still gets the lingering close: lighttpd may be writing that body.
+ * still gets the lingering close: lighttpd may be writing that body. A
+ * body that stalled past READ_TIMEOUT (408) is closed on at once too: its
+ * sender is the slow party, and lingering would hand it the worker again.
  */
-static void http_finish(struct http_conn *c, int input_read)
+static void http_finish(struct http_conn *c, enum auth_err rc)
 {
-	if (c->unix_listen && input_read &&
-	    (FCGX_HasSeenEOF(c->fcgi.in) || FCGX_GetChar(c->fcgi.in) == EOF))
+	/* A body that stalled past its deadline is not waited for again. */
+	if (c->unix_listen && (rc == AUTH_ETIMEOUT || (rc == AUTH_OK &&
+	    (FCGX_HasSeenEOF(c->fcgi.in) || FCGX_GetChar(c->fcgi.in) == EOF))))
 		(void)FCGX_Detach(&c->fcgi);
 	FCGX_Finish_r(&c->fcgi);
 }
@@ -432,7 +451,7 @@ static void http_handle(struct http_conn *c)
 	}
 	/* Parameters die here: after this only req's own copies remain. */
 	if (!c->is_cgi)
-		http_finish(c, rc == AUTH_OK);
+		http_finish(c, rc);
 	/* The body, even a part of one, may have held a password. */
 	if (req.body_len > 0)
 		OPENSSL_cleanse(c->body, req.body_len);
@@ -447,14 +466,13 @@ static void http_handle(struct http_conn *c)
 	log_set_request(NULL);
 }
 
-/* SIGTERM/SIGINT: finish the current request, then leave the loop. */
+/* SIGTERM/SIGINT/SIGHUP: finish the current request, then leave the loop. */
 static volatile sig_atomic_t http_stop;
 
 static void http_on_signal(int sig)
 {
 	(void)sig;
 	http_stop = 1;
-	FCGX_ShutdownPending();
 }
 
 /* 1 when fd is a unix-domain socket. */
@@ -473,12 +491,60 @@ int http_is_cgi(void)
 	return FCGX_IsCGI();
 }
 
+/*
+ * Wait for the next FastCGI request: 0 when one is ready in c->fcgi, 1 to
+ * try again, -1 to stop.
+ *
+ * The worker accepts connections itself and hands each to libfcgi (an
+ * ipcFd already set is used instead of accepting), because libfcgi's own
+ * accept cannot be interrupted safely: a stop signal that lands while it
+ * waits for a new connection's first bytes makes it close the connection
+ * and then spin forever on the stale descriptor. So stop signals stay
+ * blocked except inside epoll_pwait, which unblocks them atomically while
+ * it waits: a signal either wakes the wait or waits for the next one,
+ * and never interrupts a read. EPOLLEXCLUSIVE wakes one idle worker per
+ * connection, not all of them; the listening socket is non-blocking, so
+ * a worker that loses the race for a connection goes back to waiting.
+ */
+static int http_next(struct http_conn *c, int ep, const sigset_t *waiting)
+{
+	struct epoll_event ev;
+	int fd;
+
+	if (c->fcgi.ipcFd >= 0)
+		/* A connection the front asked to keep: not supported, since
+		 * an idle kept connection would hold a worker past a stop. */
+		FCGX_Free(&c->fcgi, 1);
+	if (http_stop)
+		return -1;
+	if (epoll_pwait(ep, &ev, 1, -1, waiting) <= 0)
+		return http_stop ? -1 : 1;
+	fd = accept4(0, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR || errno == ECONNABORTED ? 1 : -2;
+	/* The front writes a request at once; a connection that stays
+	 * silent must not hold the worker (or its stop) for ever. */
+	{
+		struct timeval tv = { c->route->read_timeout, 0 };
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	c->fcgi.ipcFd = fd;
+	/* Not closed by the finish FCGX_Accept_r runs on the last request. */
+	c->fcgi.keepConnection = 1;
+	/* A connection closed before its request: libfcgi closes it and
+	 * finds nothing more to accept on the non-blocking socket. */
+	return FCGX_Accept_r(&c->fcgi) < 0 ? 1 : 0;
+}
+
 int http_serve(const struct http_route *route)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev;
 	struct sigaction sa;
-	sigset_t stops;
-	int rc = 1, failures = 0;
+	sigset_t stops, waiting;
+	int rc = 1, failures = 0, ep = -1, flags;
 
 	if (c == NULL)
 		return 1;
@@ -497,7 +563,7 @@ int http_serve(const struct http_route *route)
 		goto out;
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = http_on_signal;  /* no SA_RESTART: accept must wake */
+	sa.sa_handler = http_on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGTERM);
@@ -507,26 +573,30 @@ int http_serve(const struct http_route *route)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_InitRequest(&c->fcgi, 0, 0) != 0)
+	sigprocmask(SIG_BLOCK, &stops, &waiting);
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
+	sigdelset(&waiting, SIGHUP);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	flags = fcntl(0, F_GETFL);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) != 0 || flags < 0 ||
+	    fcntl(0, F_SETFL, flags | O_NONBLOCK) != 0 ||
+	    FCGX_InitRequest(&c->fcgi, 0, 0) != 0)
 		goto out;
 	c->unix_listen = http_is_unix(0);
 	for (;;) {
-		/* A stop that came during the last request is delivered here. */
-		sigprocmask(SIG_UNBLOCK, &stops, NULL);
-		if (http_stop)
+		int next = http_next(c, ep, &waiting);
+
+		if (next == -1)
 			break;
-		if (FCGX_Accept_r(&c->fcgi) < 0) {
-			/* A signal, or a client gone before accept: try again. */
-			if (http_stop || ++failures > HTTP_ACCEPT_FAILURES)
+		if (next != 0) {
+			/* The listening socket is gone: nothing to serve. */
+			if (next == -2 && ++failures > HTTP_ACCEPT_FAILURES)
 				break;
 			continue;
 		}
-		/*
-		 * Stop signals wait while a request is served: one arriving
-		 * mid-read would fail the read with EINTR (libfcgi does not
-		 * restart it) and turn a good request into an error.
-		 */
-		sigprocmask(SIG_BLOCK, &stops, NULL);
 		failures = 0;
 		c->envp = c->fcgi.envp;
 		http_handle(c);
@@ -534,6 +604,8 @@ int http_serve(const struct http_route *route)
 	FCGX_Free(&c->fcgi, 1);
 	rc = 0;
 out:
+	if (ep >= 0)
+		close(ep);
 	if (c != NULL) {
 		free(c->body);
 		free(c->out);
