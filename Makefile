@@ -10,7 +10,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 COVERAGE_GATE ?= 80
 
-COMMON    := err b64url config valid netaddr json log jwt password ownfile epoch db store batch tokens \
+COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfile epoch db store batch tokens \
              metrics prefork \
              http app
 ENDPOINTS := register login refresh me logout logout_all sessions jwks \
@@ -35,7 +35,7 @@ LDLIBS   := -lfcgi -ljson-c -lsqlite3 -lcrypto -lcrypt
 
 LIB      := $(BUILD)/libauthcommon.a
 LIB_OBJS := $(COMMON:%=$(BUILD)/common/%.o)
-BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%)
+BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(BUILD)/sbin/supervise
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
@@ -60,6 +60,11 @@ $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB) | $(BUILD)/cgi-bin
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# The supervisor: starts and restarts every endpoint master and the front.
+$(BUILD)/sbin/%: sbin/%.c $(LIB) | $(BUILD)/sbin
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 # readyz knows the newest migration of the schema it was built with.
 SCHEMA_VERSION := $(lastword $(sort $(patsubst schema/%,%,$(wildcard schema/[0-9][0-9][0-9]_*.sql))))
 $(BUILD)/cgi-bin/readyz: CPPFLAGS += -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
@@ -70,7 +75,7 @@ $(BUILD)/tests/unit/test_%: tests/unit/test_%.c tests/unit/*.h $(LIB) | $(BUILD)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) \
 	    $(LDLIBS) -lcmocka
 
-$(BUILD)/common $(BUILD)/cgi-bin $(BUILD)/tests/unit:
+$(BUILD)/common $(BUILD)/cgi-bin $(BUILD)/sbin $(BUILD)/tests/unit:
 	mkdir -p $@
 
 deps:
@@ -153,8 +158,8 @@ bench-scale: deps
 lint:
 	cppcheck --enable=warning,style,performance,portability --std=c11 \
 	    --quiet --inline-suppr --error-exitcode=1 -Icommon \
-	    --suppress=missingIncludeSystem common/ cgi-bin/
-	clang-tidy --quiet common/*.c cgi-bin/*.c -- $(CPPFLAGS) \
+	    --suppress=missingIncludeSystem common/ cgi-bin/ sbin/
+	clang-tidy --quiet common/*.c cgi-bin/*.c sbin/*.c -- $(CPPFLAGS) \
 	    -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
 	shellcheck -x scripts/*.sh bench/*.sh tests/run.sh tests/integration/helper.bash .ci/run
 

@@ -22,7 +22,8 @@
 #include "ownfile.h"
 
 #define METRICS_MAGIC 0x4d54454d48545541ULL   /* "AUTHMETM" little-endian */
-#define METRICS_LAYOUT 1
+#define METRICS_LAYOUT 2
+#define METRICS_PROCS 16                    /* supervised processes */
 #define METRICS_HANDLERS 16
 #define METRICS_METHODS 3
 #define METRICS_CLASSES 5                   /* 1xx .. 5xx */
@@ -35,6 +36,13 @@ static const char *const metrics_handler_names[] = {
 	"/.well-known/jwks.json",
 };
 #define METRICS_NAMED (sizeof(metrics_handler_names) / sizeof(char *))
+
+/* What the supervisor runs: every endpoint's master, and the front. */
+static const char *const metrics_proc_names[] = {
+	"register", "login", "refresh", "me", "logout", "logout_all",
+	"sessions", "jwks", "healthz", "readyz", "metrics", "front",
+};
+#define METRICS_PROC_NAMED (sizeof(metrics_proc_names) / sizeof(char *))
 
 static const char *const metrics_method_names[METRICS_METHODS] = {
 	"GET", "POST", "DELETE",
@@ -65,6 +73,7 @@ struct metrics_seg {
 	uint64_t buckets[METRICS_HANDLERS][METRICS_METHODS][METRICS_BUCKETS];
 	uint64_t sum_ns[METRICS_HANDLERS][METRICS_METHODS];
 	uint64_t counters[METRICS_COUNTER__MAX];
+	uint64_t restarts[METRICS_PROCS];
 };
 
 struct metrics {
@@ -73,6 +82,7 @@ struct metrics {
 };
 
 _Static_assert(METRICS_NAMED <= METRICS_HANDLERS, "handler table too big");
+_Static_assert(METRICS_PROC_NAMED <= METRICS_PROCS, "process table too big");
 
 static int metrics_handler_index(const char *handler)
 {
@@ -211,6 +221,21 @@ void metrics_count(struct metrics *m, enum metrics_counter c)
 		__atomic_fetch_add(&m->seg->counters[c], 1, __ATOMIC_RELAXED);
 }
 
+int metrics_restarted(struct metrics *m, const char *process)
+{
+	size_t i;
+
+	for (i = 0; process != NULL && i < METRICS_PROC_NAMED; i++) {
+		if (strcmp(metrics_proc_names[i], process) != 0)
+			continue;
+		if (metrics_enabled(m))
+			__atomic_fetch_add(&m->seg->restarts[i], 1,
+			    __ATOMIC_RELAXED);
+		return 0;
+	}
+	return -1;
+}
+
 static uint64_t metrics_load(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
@@ -312,6 +337,19 @@ static void metrics_render_counters(const struct metrics_seg *s, FILE *f)
 	}
 }
 
+static void metrics_render_restarts(const struct metrics_seg *s, FILE *f)
+{
+	size_t i;
+
+	fputs("# HELP auth_process_restarts_total Endpoint masters and the "
+	    "front started again by the supervisor after they died.\n"
+	    "# TYPE auth_process_restarts_total counter\n", f);
+	for (i = 0; i < METRICS_PROC_NAMED; i++)
+		fprintf(f, "auth_process_restarts_total{process=\"%s\"} %llu\n",
+		    metrics_proc_names[i],
+		    (unsigned long long)(s ? metrics_load(&s->restarts[i]) : 0));
+}
+
 int metrics_render(const struct metrics *m, const struct metrics_gauge *g,
     size_t ngauges, char **out, size_t *len)
 {
@@ -326,6 +364,7 @@ int metrics_render(const struct metrics *m, const struct metrics_gauge *g,
 		metrics_render_durations(s, f);
 	}
 	metrics_render_counters(s, f);
+	metrics_render_restarts(s, f);
 	for (i = 0; i < ngauges; i++)
 		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", g[i].name,
 		    g[i].help, g[i].name, g[i].name, (long long)g[i].value);

@@ -43,6 +43,12 @@ void metrics_observe(struct metrics *m, enum http_method method, int status,
 /* Add one to an auth counter. */
 void metrics_count(struct metrics *m, enum metrics_counter c);
 
+/*
+ * Count one restart of a supervised process ("login", ..., "front").
+ * Returns -1 for a name the segment has no counter for.
+ */
+int metrics_restarted(struct metrics *m, const char *process);
+
 /* A gauge read elsewhere (the database), exposed as-is. */
 struct metrics_gauge {
 	const char *name;

@@ -307,6 +307,9 @@ int prefork_run(int children, const struct prefork_duty *duty, int *channel)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &pf.orig);
+	/* A reload re-executes with SIGHUP still blocked (below); workers
+	 * start from the mask as it was before any of this. */
+	sigdelset(&pf.orig, SIGHUP);
 	pf.sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (pf.sfd < 0)
 		goto out;
@@ -331,6 +334,15 @@ int prefork_run(int children, const struct prefork_duty *duty, int *channel)
 			close(pf.slots[i].fd);
 	close(pf.sfd);
 out:
-	sigprocmask(SIG_SETMASK, &pf.orig, NULL);
+	if (rc == 2) {
+		/* Reload: a second SIGHUP before the re-executed master has
+		 * its handlers again must wait for it, not kill it. */
+		sigset_t keep = pf.orig;
+
+		sigaddset(&keep, SIGHUP);
+		sigprocmask(SIG_SETMASK, &keep, NULL);
+	} else {
+		sigprocmask(SIG_SETMASK, &pf.orig, NULL);
+	}
 	return rc;
 }

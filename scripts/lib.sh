@@ -59,6 +59,26 @@ free_port() {
 	return 1
 }
 
+# pidfile_live FILE [COMM]: print the pid FILE records ("pid starttime")
+# when that very process still runs: same pid, same kernel start time
+# (field 22 of /proc/PID/stat) and, when given, the same command name. A
+# pid alone is not an identity: the kernel reuses it, and a pid file
+# outlives a crash or a reboot.
+pidfile_live() {
+	local pid start stat f
+	[ -f "$1" ] || return 1
+	read -r pid start < "$1" || return 1
+	[[ $pid =~ ^[0-9]{1,9}$ && $start =~ ^[0-9]{1,20}$ ]] || return 1
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	# The command name may hold spaces: fields after it follow the last ')'.
+	read -r -a f <<<"${stat##*) }"
+	[ "${f[19]:-}" = "$start" ] || return 1
+	if [ -n "${2:-}" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$2" ]; then
+		return 1
+	fi
+	echo "$pid"
+}
+
 die() {
 	echo "$(basename "$0"): $*" >&2
 	exit 1

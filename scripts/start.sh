@@ -5,12 +5,14 @@
 #   3. migrations (scripts/migrate.sh)
 #   4. every endpoint checks its configuration: a bad setting stops here
 #      with one line naming it
-#   5. spawn-fcgi binds each endpoint's unix socket in RUN_DIR and starts
-#      its master, which keeps FCGI_CHILDREN workers on it (respawning any
-#      that dies); lighttpd serves HOST:PORT
+#   5. the supervisor (sbin/supervise) binds each endpoint's unix socket in
+#      RUN_DIR and starts its master, which keeps FCGI_CHILDREN workers on
+#      it, and starts lighttpd on HOST:PORT; it starts again any of them
+#      that dies
 # In the foreground (make run) Ctrl-C stops everything; with --background it
-# returns once /healthz answers and scripts/stop.sh stops it. Pids are
-# recorded in RUN_DIR/*.pid; nothing is ever stopped by name.
+# returns once /healthz answers and scripts/stop.sh stops it. The supervisor
+# is recorded in RUN_DIR/supervise.pid with its start time, each process
+# in RUN_DIR/<name>.pid; nothing is ever stopped by name.
 set -euo pipefail
 # Logs hold user ids, session ids and client addresses: everything this
 # script and the processes it starts create is private to this user.
@@ -32,6 +34,7 @@ background=0
 [ "${1:-}" = "--background" ] && background=1
 
 BIN_DIR=${BIN_DIR:-$root/build/release/cgi-bin}
+SUPERVISE=${SUPERVISE:-$BIN_DIR/../sbin/supervise}
 RUN_DIR=${RUN_DIR:-./run}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
@@ -59,6 +62,7 @@ for ep in $ENDPOINTS; do
 	[ -x "$BIN_DIR/$ep" ] || die "$BIN_DIR/$ep is missing: run make"
 	int_between "$(children_var "$ep")" 1 64
 done
+[ -x "$SUPERVISE" ] || die "$SUPERVISE is missing: run make"
 
 # RUN_DIR and the logs in it are this user's alone, also when an earlier
 # version or another umask made them readable by others.
@@ -74,8 +78,13 @@ done
 # Where earlier versions kept the error files, inside the document root.
 rm -f "$RUN_DIR"/www/status-[0-9][0-9][0-9].html
 rmdir "$RUN_DIR/www" 2>/dev/null || :
-[ -e "$RUN_DIR/lighttpd.pid" ] && kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null &&
-	die "already running (pid $(cat "$RUN_DIR/lighttpd.pid")); scripts/stop.sh first"
+# A stack runs here only if the recorded supervisor is still the process
+# that was recorded (pid and kernel start time): after a crash or a reboot
+# the pid files are stale, and their numbers may belong to anyone now.
+if sup=$(pidfile_live "$RUN_DIR/supervise.pid" supervise); then
+	die "already running (supervisor pid $sup); scripts/stop.sh first"
+fi
+rm -f "$RUN_DIR"/*.pid "$RUN_DIR"/*.sock "$RUN_DIR/supervise.tab"
 # Something already answering on the port would pass the readiness check
 # below in our lighttpd's place.
 port_answers "$HOST" "$PORT" &&
@@ -107,40 +116,45 @@ for s in 400:bad\ request 403:forbidden 404:not\ found \
 	printf '{"detail":"%s"}\n' "${s#*:}" > "$RUN_DIR/errors/status-${s%%:*}.html"
 done
 
-started=()
 cleanup() {
 	trap - INT TERM EXIT
 	"$root/scripts/stop.sh"
 }
 
-for ep in $ENDPOINTS; do
-	var=$(children_var "$ep")
-	n=${!var}
-	rm -f "$RUN_DIR/$ep.sock" "$RUN_DIR/$ep.pid"
-	# spawn-fcgi points the children's stderr at /dev/null; the sh exec
-	# (same pid) gives them the log file instead.
-	# shellcheck disable=SC2016,SC2094 # $0/$1 are the inner sh's; LOG_FILE is only appended to
-	FCGI_CHILDREN=$n spawn-fcgi -s "$RUN_DIR/$ep.sock" -M 0600 -F 1 \
-		-P "$RUN_DIR/$ep.pid" -- /bin/sh -c 'exec "$0" 2>>"$1"' \
-		"$BIN_DIR/$ep" "$LOG_FILE" >/dev/null 2>>"$LOG_FILE" ||
-		{ cleanup; die "spawn-fcgi failed for $ep (see $LOG_FILE)"; }
-	started+=("$ep")
-done
+# What the supervisor runs (sbin/supervise.c): each endpoint's master on
+# its socket, then the front. A line: name, socket, log, argv (tabs).
+env_bin=$(command -v env)
+{
+	for ep in $ENDPOINTS; do
+		var=$(children_var "$ep")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$ep" "$RUN_DIR/$ep.sock" \
+			"$LOG_FILE" "$env_bin" "FCGI_CHILDREN=${!var}" "$BIN_DIR/$ep"
+	done
+	printf 'front\t-\t%s\t%s\t-D\t-f\t%s\n' "$RUN_DIR/lighttpd.log" \
+		"$(command -v lighttpd)" "$root/lighttpd.conf"
+} > "$RUN_DIR/supervise.tab"
 
-# Its start-up errors (a port in use) reach stderr before its errorlog is
-# open: both go to the same file.
-lighttpd -D -f "$root/lighttpd.conf" 2>>"$RUN_DIR/lighttpd.log" &
-echo $! > "$RUN_DIR/lighttpd.pid"
+# Its own session: Ctrl-C in a terminal reaches this script, which stops
+# the stack in order, not every process at once.
+setsid "$SUPERVISE" "$RUN_DIR" </dev/null >/dev/null 2>>"$LOG_FILE" &
+sup=$!
 
 # Ready when /healthz answers: lighttpd binds within milliseconds, a worker
 # under a sanitizer on a busy machine can take seconds to its first answer.
+# A front that dies at start (its port taken meanwhile, a bad setting)
+# would only be restarted and die again: that stops the start here.
 ready=0
+front=""
 for _ in $(seq 1 400); do
 	if curl -fsS -o /dev/null "http://$HOST:$PORT/healthz" 2>/dev/null; then
 		ready=1
 		break
 	fi
-	if ! kill -0 "$(cat "$RUN_DIR/lighttpd.pid")" 2>/dev/null; then
+	kill -0 "$sup" 2>/dev/null ||
+		die "the supervisor exited: $(tail -n 1 "$LOG_FILE" 2>/dev/null)"
+	f=$(cat "$RUN_DIR/front.pid" 2>/dev/null || true)
+	[ -z "$front" ] && front=$f
+	if [ -n "$front" ] && { [ "$f" != "$front" ] || ! kill -0 "$front" 2>/dev/null; }; then
 		cleanup
 		die "lighttpd exited: $(tail -n 1 "$RUN_DIR/lighttpd.log" 2>/dev/null)"
 	fi
@@ -154,4 +168,4 @@ echo "auth-svc: serving http://$HOST:$PORT ($FCGI_CHILDREN processes per endpoin
 
 [ $background -eq 1 ] && exit 0
 trap cleanup INT TERM EXIT
-wait "$(cat "$RUN_DIR/lighttpd.pid")" || true
+wait "$sup" || true

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# stop.sh: stop what start.sh started in RUN_DIR, by recorded pid only:
-# lighttpd and each endpoint's master get SIGTERM; a master passes it to
-# its workers, which finish their current request, and waits for them.
-# Anything still alive after a few seconds gets SIGKILL (workers follow
-# their master through PR_SET_PDEATHSIG).
+# stop.sh: stop the stack start.sh started in RUN_DIR. Only the supervisor
+# recorded in RUN_DIR/supervise.pid is signalled, and only while it is
+# still that very process (pid and kernel start time): a stale pid file,
+# left by a crash or a reboot, may name anybody's process now. The
+# supervisor passes SIGTERM to every master and the front (masters let
+# their workers finish their request) and waits for them; anything left
+# after 15 s is killed with the supervisor (its children follow it
+# through PR_SET_PDEATHSIG).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,26 +16,18 @@ env_load "${ENV_FILE:-.env}"
 RUN_DIR=${RUN_DIR:-./run}
 [ -d "$RUN_DIR" ] || exit 0
 
-pids=()
-for f in "$RUN_DIR/lighttpd.pid" "$RUN_DIR"/*.pid; do
-	[ -f "$f" ] || continue
-	while read -r pid || [ -n "$pid" ]; do
-		[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && pids+=("$pid")
-	done < "$f"
-done
-[ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null
-
-for _ in $(seq 1 100); do
-	alive=()
-	for pid in "${pids[@]}"; do
-		kill -0 "$pid" 2>/dev/null && alive+=("$pid")
+if sup=$(pidfile_live "$RUN_DIR/supervise.pid" supervise); then
+	kill -TERM "$sup" 2>/dev/null
+	for _ in $(seq 1 300); do
+		kill -0 "$sup" 2>/dev/null || break
+		sleep 0.05
 	done
-	[ ${#alive[@]} -eq 0 ] && break
-	sleep 0.05
-done
-if [ ${#alive[@]} -gt 0 ]; then
-	echo "stop: killing ${alive[*]} after 5 s" >&2
-	kill -KILL "${alive[@]}" 2>/dev/null
+	if kill -0 "$sup" 2>/dev/null; then
+		echo "stop: killing the supervisor (pid $sup) after 15 s" >&2
+		kill -KILL "$sup" 2>/dev/null
+	fi
+elif [ -e "$RUN_DIR/supervise.pid" ]; then
+	echo "stop: $RUN_DIR/supervise.pid is stale (that process is gone); nothing signalled" >&2
 fi
 rm -f "$RUN_DIR"/*.pid "$RUN_DIR"/*.sock
 exit 0

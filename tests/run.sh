@@ -122,11 +122,11 @@ echo "== integration tests ($build)"
 integration_tests "$build"
 
 if [ $coverage -eq 1 ]; then
-	echo "== coverage (lines, common/ and cgi-bin/)"
+	echo "== coverage (lines, common/, cgi-bin/ and sbin/)"
 	mkdir -p coverage
 	lcov --quiet --capture --directory "$build" --base-directory "$root" \
 		--output-file coverage/all.info >/dev/null 2>"$out/lcov.err" &&
-	lcov --quiet --extract coverage/all.info "$root/common/*" "$root/cgi-bin/*" \
+	lcov --quiet --extract coverage/all.info "$root/common/*" "$root/cgi-bin/*" "$root/sbin/*" \
 		--output-file coverage/lcov.info >/dev/null 2>>"$out/lcov.err"
 	lcov --list coverage/lcov.info 2>/dev/null | sed -n '1,40p'
 	pct=$(lcov --summary coverage/lcov.info 2>&1 | sed -n 's/.*lines\.*: \([0-9.]*\)%.*/\1/p')

@@ -38,7 +38,7 @@ fresh_env() {
 		echo "READ_TIMEOUT='$v': $status $output"
 		[ "$status" -ne 0 ]
 		[ "$output" = "start.sh: READ_TIMEOUT must be an integer between 1 and 300 (got '$v')" ]
-		[ ! -e "$RUN_DIR/lighttpd.pid" ]
+		[ ! -e "$RUN_DIR/supervise.pid" ]
 	done
 }
 

@@ -67,7 +67,7 @@ start_fails() {
 	[ "$(grep -c METRICS_ALLOW <<<"$output")" = 1 ]
 	line=$(grep METRICS_ALLOW <<<"$output")
 	[[ $line == "auth-svc "*": METRICS_ALLOW: "*"$2"* ]]
-	[ ! -e "$RUN_DIR/lighttpd.pid" ]
+	[ ! -e "$RUN_DIR/supervise.pid" ]
 }
 
 @test "a bad METRICS_ALLOW stops start.sh with one line naming it" {

@@ -99,7 +99,7 @@ start_fails() {
 	[ "$status" -ne 0 ]
 	echo "$output"
 	[[ $output == *"$2"* ]]
-	[ ! -e "$RUN_DIR/lighttpd.pid" ]
+	[ ! -e "$RUN_DIR/supervise.pid" ]
 }
 
 @test "start refuses a TTL that is not a number" {
@@ -139,16 +139,22 @@ start_fails() {
 
 @test "stop.sh stops every process it started, by pid" {
 	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >/dev/null
-	# spawn-fcgi ends its pid files without a newline.
-	masters=$(for f in "$RUN_DIR"/*.pid; do cat "$f"; echo; done)
+	sup=$(cut -d' ' -f1 "$RUN_DIR/supervise.pid")
+	front=$(cat "$RUN_DIR/front.pid")
 	endpoints=$(ls "$RUN_DIR"/*.sock | wc -l)
 	[ "$endpoints" -ge 7 ]
-	[ "$(wc -w <<<"$masters")" = $((endpoints + 1)) ]
+	masters=$(for f in "$RUN_DIR"/*.pid; do
+		case $f in */supervise.pid|*/front.pid) ;; *) cat "$f" ;; esac
+	done)
+	[ "$(wc -w <<<"$masters")" = "$endpoints" ]
+	# Every master and the front are the supervisor's children.
+	[ "$(wc -w < "/proc/$sup/task/$sup/children")" = $((endpoints + 1)) ]
 	workers=$(for p in $masters; do cat "/proc/$p/task/$p/children"; done)
 	[ "$(wc -w <<<"$workers")" = $((endpoints * FCGI_CHILDREN)) ]
 	( cd "$WORK" && "$ROOT/scripts/stop.sh" )
-	for p in $masters $workers; do ! kill -0 "$p" 2>/dev/null; done
-	[ ! -e "$RUN_DIR/lighttpd.pid" ]
+	for p in $sup $front $masters $workers; do ! kill -0 "$p" 2>/dev/null; done
+	[ ! -e "$RUN_DIR/supervise.pid" ]
+	[ -z "$(ls "$RUN_DIR"/*.sock 2>/dev/null)" ]
 }
 
 @test "start on a port already taken says so in one line and leaves nothing running" {

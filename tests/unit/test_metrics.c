@@ -17,11 +17,11 @@
 #include "metrics.h"
 #include "fixture.h"
 
-#define SEG_NAME "metrics-v1.shm"
+#define SEG_NAME "metrics-v2.shm"
 
 struct mt {
 	struct fx fx;
-	char seg[FX_PATH_MAX + 32];  /* dir/metrics-v1.shm */
+	char seg[FX_PATH_MAX + 32];  /* dir/metrics-v2.shm */
 };
 
 static int mt_setup(void **state)
@@ -766,6 +766,51 @@ static void test_symlink_refused(void **state)
 	assert_int_equal(access(target, F_OK), -1);
 }
 
+/* A segment another user could have made, or may read, is not used. */
+static void test_loose_mode_refused(void **state)
+{
+	struct mt *t = *state;
+	struct metrics *m;
+	int fd = open(t->seg, O_RDWR | O_CREAT | O_EXCL, 0600);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod(t->seg, 0644), 0);
+	m = metrics_open(t->fx.dir, "/auth/login");
+	assert_non_null(m);
+	assert_int_equal(metrics_enabled(m), 0);
+	metrics_close(m);
+	assert_int_equal(chmod(t->seg, 0600), 0);
+	m = metrics_open(t->fx.dir, "/auth/login");
+	assert_int_equal(metrics_enabled(m), 1);
+	metrics_close(m);
+}
+
+/* Restarts are counted per supervised process, shown even at zero. */
+static void test_restarts(void **state)
+{
+	struct mt *t = *state;
+	struct metrics *m = metrics_open(t->fx.dir, NULL);
+	char *out;
+
+	assert_int_equal(metrics_restarted(m, "login"), 0);
+	assert_int_equal(metrics_restarted(m, "login"), 0);
+	assert_int_equal(metrics_restarted(m, "front"), 0);
+	assert_int_equal(metrics_restarted(m, "nonesuch"), -1);
+	assert_int_equal(metrics_restarted(m, NULL), -1);
+	out = render(m, NULL, 0);
+	assert_non_null(strstr(out,
+	    "auth_process_restarts_total{process=\"login\"} 2\n"));
+	assert_non_null(strstr(out,
+	    "auth_process_restarts_total{process=\"front\"} 1\n"));
+	assert_non_null(strstr(out,
+	    "auth_process_restarts_total{process=\"me\"} 0\n"));
+	free(out);
+	metrics_close(m);
+	/* Without a segment nothing is counted and nothing breaks. */
+	assert_int_equal(metrics_restarted(NULL, "login"), 0);
+}
+
 static void test_render_format(void **state)
 {
 	static const struct metrics_gauge g[] = {
@@ -821,13 +866,14 @@ static void test_render_format(void **state)
 	regfree(&comment_re);
 	/*
 	 * 4 request series, 3 histograms of 12 buckets + sum + count, 7
-	 * counters, 2 gauges and auth_metrics_shared.
+	 * counters, 12 process restart counters, 2 gauges and
+	 * auth_metrics_shared.
 	 */
-	assert_int_equal(samples, 4 + 3 * 14 + 7 + 2 + 1);
+	assert_int_equal(samples, 4 + 3 * 14 + 7 + 12 + 2 + 1);
 	assert_int_equal(lines, fx_lines(out));
 	/* One TYPE line per family. */
-	assert_int_equal(lines_with(out, "# TYPE "), 8);
-	assert_int_equal(lines_with(out, "# HELP "), 8);
+	assert_int_equal(lines_with(out, "# TYPE "), 9);
+	assert_int_equal(lines_with(out, "# HELP "), 9);
 	free(out);
 	metrics_close(m);
 	metrics_close(j);
@@ -860,6 +906,8 @@ int main(void)
 		T(test_wrong_header_refused),
 		T(test_zero_segment_recovered),
 		T(test_symlink_refused),
+		T(test_loose_mode_refused),
+		T(test_restarts),
 		T(test_render_format),
 		cmocka_unit_test(test_close_null),
 	};
