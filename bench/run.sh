@@ -75,6 +75,7 @@ stack() {
 		JWT_PRIVATE_KEY_PATH="$dir/keys/jwt_private.pem" \
 		JWT_PUBLIC_KEY_PATH="$dir/keys/jwt_public.pem" \
 		LOGIN_MAX_FAILURES=1000000 LOGIN_ADDR_MAX_FAILURES=1000000 \
+		REGISTER_ADDR_MAX=0 SUPERVISE="$root/build/release/sbin/supervise" \
 		${2:+ENDPOINTS="$2"} BIN_DIR="${3:-$root/build/release/cgi-bin}" \
 		"$root/scripts/start.sh" --background ) >"$dir/start.out" 2>&1 || {
 		cat "$dir/start.out" >&2; exit 1; }

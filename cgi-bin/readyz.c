@@ -3,7 +3,9 @@
  *   200 {"status":"ready"}: the database answers and its schema is at the
  *       newest migration this build knows (AUTH_SCHEMA_VERSION, taken from
  *       schema/ at build time)
- *   503 {"status":"not ready","reason":"..."} otherwise
+ *   503 {"status":"not ready","reason":"..."} otherwise: "database
+ *       read-only", "database disk full" (writes would fail; reads still
+ *       answer), "database unavailable", "pending migration: ..."
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +37,13 @@ static void readyz_reply(struct http_req *req, const char *reason)
 static void readyz(struct app *a, struct http_req *req)
 {
 	char version[8], reason[128];
+	const char *disk = store_disk_problem(a->store);
 
+	/* Reads may still answer; a node that cannot write is not ready. */
+	if (disk != NULL) {
+		readyz_reply(req, disk);
+		return;
+	}
 	if (store_schema_version(a->store, version) != AUTH_OK) {
 		readyz_reply(req, "database unavailable");
 		return;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -559,6 +560,30 @@ enum auth_err store_schema_version(struct store *st, char *version)
 	}
 	db_reset(q);
 	return rc;
+}
+
+const char *store_disk_problem(struct store *st)
+{
+	struct statvfs fs;
+	char dir[sizeof(st->path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", st->path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (statvfs(dir, &fs) != 0)
+		return NULL;
+	if (fs.f_flag & ST_RDONLY)
+		return "database read-only";
+	/* Free to this user, not to root alone: the service is not root. */
+	if ((unsigned long long)fs.f_bavail * fs.f_frsize < STORE_DISK_MIN)
+		return "database disk full";
+	return NULL;
 }
 
 enum auth_err store_counters(struct store *st, int64_t *users,

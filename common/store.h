@@ -140,6 +140,14 @@ enum auth_err store_schema_version(struct store *st, char *version)
     __attribute__((warn_unused_result));
 
 /*
+ * Why the database cannot take writes, as far as its file system tells:
+ * "database read-only" (mounted read-only), "database disk full" (less
+ * than STORE_DISK_MIN bytes free for the WAL to grow), or NULL.
+ */
+#define STORE_DISK_MIN (64 * 1024)
+const char *store_disk_problem(struct store *st);
+
+/*
  * Gauges kept by the counters table (migration 002): user count and
  * unrevoked refresh tokens. AUTH_EUNAVAIL while that migration is pending.
  */

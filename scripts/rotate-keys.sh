@@ -129,7 +129,7 @@ is_master() {
 	local ep=$1 pid=$2 exe want sock ppid
 	want=$(realpath -e "$BIN_DIR/$ep" 2>/dev/null) || return 1
 	exe=$(exe_of "$pid") && [ "$exe" = "$want" ] || return 1
-	# fd 0 is the listening socket spawn-fcgi bound at RUN_DIR/EP.sock.
+	# fd 0 is the listening socket the supervisor bound at RUN_DIR/EP.sock.
 	sock=$(readlink "/proc/$pid/fd/0" 2>/dev/null) || return 1
 	[[ $sock =~ ^socket:\[([0-9]+)\]$ ]] || return 1
 	sock=$(awk -v ino="${BASH_REMATCH[1]}" \
