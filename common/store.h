@@ -144,7 +144,7 @@ enum auth_err store_schema_version(struct store *st, char *version)
  * "database read-only" (mounted read-only), "database disk full" (less
  * than STORE_DISK_MIN bytes free for the WAL to grow), or NULL.
  */
-#define STORE_DISK_MIN (64 * 1024)
+#define STORE_DISK_MIN (64ULL * 1024)
 const char *store_disk_problem(struct store *st);
 
 /*
