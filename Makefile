@@ -39,7 +39,7 @@ BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(BUILD)/sbin/supervise
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
-        bench bench-build bench-scale \
+        bench bench-build bench-scale soak \
         install clean
 .DEFAULT_GOAL := all
 
@@ -153,6 +153,12 @@ bench: deps
 
 bench-scale: deps
 	bench/run.sh --scale
+
+# A long mixed load (SOAK_SECONDS, default 600): memory and descriptors per
+# process kind at start, middle and end, and every error answer.
+SOAK_SECONDS ?= 600
+soak: deps
+	DURATION=$(SOAK_SECONDS) bench/soak.sh
 
 # Static analysis of the code we write; both must stay silent.
 lint:

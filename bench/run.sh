@@ -149,19 +149,13 @@ hash_ceiling() {
 	echo "$ceiling" >> "$work/hash"
 }
 
-# rss DIR: resident kB of lighttpd and every endpoint process, and PSS.
+# rss DIR: resident kB and PSS of every process of the stack in DIR
+# (supervisor, lighttpd, masters, workers), and how many there are.
 rss() {
-	local pids=() p f
-	for f in "$1"/*.pid; do
-		while read -r p || [ -n "$p" ]; do
-			pids+=("$p")
-			# shellcheck disable=SC2207 # the file is one line of pids
-			[ -r "/proc/$p/task/$p/children" ] && pids+=($(cat "/proc/$p/task/$p/children"))
-		done < "$f"
-	done
-	for p in "${pids[@]}"; do
+	local p
+	stack_pids "$1" | while read -r p; do
 		awk '/^Rss:/ { r = $2 } /^Pss:/ { s = $2 } END { print r, s }' "/proc/$p/smaps_rollup"
-	done | awk -v n="${#pids[@]}" '{ r += $1; s += $2 } END { printf "%d %d %d\n", r, s, n }'
+	done | awk '{ r += $1; s += $2; n++ } END { printf "%d %d %d\n", r, s, n }'
 }
 
 # The transport ceiling: a stack of its own, idle while others run.

@@ -79,6 +79,24 @@ pidfile_live() {
 	echo "$pid"
 }
 
+# descendants PID: PID and every process below it, one a line.
+descendants() {
+	local c kids=()
+	echo "$1"
+	read -r -a kids 2>/dev/null < "/proc/$1/task/$1/children" || :
+	for c in "${kids[@]}"; do
+		descendants "$c"
+	done
+}
+
+# stack_pids RUN_DIR: every process of the stack running in RUN_DIR (its
+# supervisor, the masters, their workers, the front), one a line.
+stack_pids() {
+	local sup
+	sup=$(pidfile_live "$1/supervise.pid" supervise) || return 0
+	descendants "$sup"
+}
+
 die() {
 	echo "$(basename "$0"): $*" >&2
 	exit 1

@@ -30,7 +30,8 @@
 /* What the master reports when prefork_run returns there. */
 struct master_report {
 	int rc;                   /* prefork_run's return value */
-	int mask_restored;        /* 1 when none of its signals is blocked */
+	int mask_restored;        /* 1 when SIGCHLD, SIGTERM, SIGINT are not blocked */
+	int hup_blocked;          /* 1 when SIGHUP still is (a reload) */
 	int sock_kept;            /* 1 when fd 0 is still the socket */
 };
 
@@ -189,8 +190,8 @@ static void master_main(int children, int wfd, int rfd, int log_fd,
 	sigprocmask(SIG_SETMASK, NULL, &cur);
 	rep.rc = rc;
 	rep.mask_restored = !sigismember(&cur, SIGCHLD) &&
-	    !sigismember(&cur, SIGTERM) && !sigismember(&cur, SIGINT) &&
-	    !sigismember(&cur, SIGHUP);
+	    !sigismember(&cur, SIGTERM) && !sigismember(&cur, SIGINT);
+	rep.hup_blocked = sigismember(&cur, SIGHUP) == 1;
 	rep.sock_kept = fd0_is_socket();
 	if (write_all(rfd, &rep, sizeof(rep)) != 0)
 		child_exit(122);
@@ -378,6 +379,9 @@ static void stop_and_check(struct pf *t, pid_t w1, pid_t w2, int sig,
 		fail_msg("master reported nothing within %d ms", STOP_MS);
 	assert_int_equal(rep.rc, want_rc);
 	assert_int_equal(rep.mask_restored, 1);
+	/* A reload re-executes with SIGHUP blocked: a second one waits for
+	 * the new master instead of killing it half-way. */
+	assert_int_equal(rep.hup_blocked, want_rc == 2);
 	assert_int_equal(rep.sock_kept, 1);
 	status = master_reap(&t->m, STOP_MS);
 	assert_true(WIFEXITED(status));
