@@ -151,6 +151,15 @@ if [ -n "$asan" ]; then
 	echo "== integration tests ($asan, ASan + UBSan)"
 	integration_tests "$asan"
 	unset ASAN_OPTIONS UBSAN_OPTIONS
+	# LeakSanitizer's "Unable to get registers from thread" alone is no
+	# finding: its leak check at exit lost a race with a SIGKILL the crash
+	# and supervision tests send to every process of a node.
+	for r in "$out"/asan/report.*; do
+		[ -e "$r" ] || continue
+		if ! grep -qv 'Unable to get registers from thread' "$r"; then
+			rm -f "$r"
+		fi
+	done
 	if ls "$out"/asan/report.* >/dev/null 2>&1; then
 		head -60 "$out"/asan/report.*
 		check_fail "sanitizer reports ($(find "$out/asan" -name 'report.*' | wc -l))"

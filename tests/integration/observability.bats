@@ -51,12 +51,9 @@ parallel() {
 	[ "$(metric 'auth_logins_total{result="failure"}')" = $((f0 + 1)) ]
 	[ "$(metric 'http_request_duration_seconds_count{handler="/healthz",method="GET"}')" = \
 	  "$(metric 'http_requests_total{handler="/healthz",method="GET",status="2xx"}')" ]
-	# Both workers of each busy endpoint served a share.
-	for ep in healthz me; do
-		n=$(jq -r "select(.endpoint == \"$ep\" and .event == \"request\") | .pid" \
-			"$WORK/run/auth.log" | sort -u | wc -l)
-		[ "$n" -ge 2 ] || { echo "$ep served by $n process(es)"; return 1; }
-	done
+	# Which worker served is the kernel's choice (an idle worker that keeps
+	# up takes every connection); totals summed over processes are what
+	# "a worker killed and respawned keeps the node's totals" shows.
 }
 
 @test "refresh outcomes are counted: rotated, invalid, replay" {
