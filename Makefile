@@ -10,7 +10,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 COVERAGE_GATE ?= 80
 
-COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfile epoch db store batch tokens \
+COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfile epoch \
+             db db_sqlite db_pg store batch tokens \
              metrics prefork \
              http app
 ENDPOINTS := register login refresh me logout logout_all sessions jwks \
@@ -28,10 +29,11 @@ LDFLAGS_release := -pie -Wl,-z,relro,-z,now
 LDFLAGS_cov     := --coverage
 LDFLAGS_asan    := -fsanitize=address,undefined
 
-CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -Icommon -I/usr/include/json-c
+CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -Icommon -I/usr/include/json-c \
+            -I/usr/include/postgresql
 CFLAGS   += $(WARN) $(CFLAGS_$(MODE))
 LDFLAGS  += $(LDFLAGS_$(MODE))
-LDLIBS   := -lfcgi -ljson-c -lsqlite3 -lcrypto -lcrypt
+LDLIBS   := -lfcgi -ljson-c -lsqlite3 -lpq -lcrypto -lcrypt
 
 LIB      := $(BUILD)/libauthcommon.a
 LIB_OBJS := $(COMMON:%=$(BUILD)/common/%.o)

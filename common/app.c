@@ -57,8 +57,8 @@ static int app_load(struct app *a, const struct app_endpoint *ep, char *err,
 static int app_load_worker(struct app *a, const struct app_endpoint *ep,
     char *err, size_t errlen)
 {
-	if ((ep->needs & APP_DB) && store_open(&a->store, a->cfg.db_path,
-	    a->cfg.db_busy_timeout_ms, err, errlen) != 0)
+	if ((ep->needs & APP_DB) && store_open(&a->store, a->cfg.db_engine,
+	    a->cfg.db_path, a->cfg.db_busy_timeout_ms, err, errlen) != 0)
 		return -1;
 	a->tokens.store = a->store;
 	return 0;
@@ -97,8 +97,14 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 		struct batch_master bm = { a.cfg.db_path,
 		    a.cfg.db_busy_timeout_ms, NULL };
 		struct prefork_duty duty = batch_duty(&bm);
+		/*
+		 * Group commit answers SQLite's single writer; PostgreSQL
+		 * takes concurrent rotations, one per worker connection.
+		 */
+		int batch = (ep->needs & APP_BATCH) &&
+		    a.cfg.db_engine == DB_SQLITE;
 		int channel, who = prefork_run((int)a.cfg.fcgi_children,
-		    (ep->needs & APP_BATCH) ? &duty : NULL, &channel);
+		    batch ? &duty : NULL, &channel);
 
 		if (who == 2) {
 			/* Reload: the same program, fd 0 still listening. */

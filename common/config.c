@@ -109,6 +109,43 @@ int config_db_path(const char *url, char *out, size_t outcap)
 	return 0;
 }
 
+int config_db_target(const char *url, enum db_engine *engine, char *out,
+    size_t outcap)
+{
+	static const char *const schemes[] = { "postgresql", "postgres" };
+	const char *rest = NULL;
+	size_t i, n;
+	int len;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && rest == NULL;
+	    i++) {
+		n = strlen(schemes[i]);
+		if (strncmp(url, schemes[i], n) != 0)
+			continue;
+		if (strncmp(url + n, "://", 3) == 0)
+			rest = url + n + 3;
+		else if (url[n] == '+' && strstr(url + n, "://") != NULL &&
+		    strspn(url + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789") ==
+		    (size_t)(strstr(url + n, "://") - (url + n + 1)))
+			rest = strstr(url + n, "://") + 3;
+	}
+	if (rest != NULL) {
+		*engine = DB_POSTGRES;
+		len = snprintf(out, outcap, "postgresql://%s", rest);
+		return len > 0 && (size_t)len < outcap ? 0 : -1;
+	}
+	/* A libpq keyword string: it starts "keyword =" (host=, dbname=...). */
+	n = strspn(url, " ");
+	i = strspn(url + n, "abcdefghijklmnopqrstuvwxyz_");
+	if (i > 0 && url[n + i + strspn(url + n + i, " ")] == '=') {
+		*engine = DB_POSTGRES;
+		len = snprintf(out, outcap, "%s", url);
+		return len > 0 && (size_t)len < outcap ? 0 : -1;
+	}
+	*engine = DB_SQLITE;
+	return config_db_path(url, out, outcap);
+}
+
 static int config_set(struct config *cfg, const struct config_def *d,
     const char *val, char *err, size_t errlen)
 {
@@ -159,10 +196,10 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 		if (config_set(cfg, d, val, err, errlen) != 0)
 			return -1;
 	}
-	if (config_db_path(cfg->database_url, cfg->db_path,
+	if (config_db_target(cfg->database_url, &cfg->db_engine, cfg->db_path,
 	    sizeof(cfg->db_path)) != 0) {
-		snprintf(err, errlen, "DATABASE_URL must be sqlite:///<path> "
-		    "(this build serves SQLite only)");
+		snprintf(err, errlen, "DATABASE_URL must be sqlite:///<path>, "
+		    "postgresql://... or a libpq keyword string");
 		return -1;
 	}
 	if (strcmp(cfg->password_hash, "bcrypt") == 0) {

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "db.h"
+
 #include "netaddr.h"
 
 #define CONFIG_PATH_MAX 4096
@@ -16,7 +18,8 @@ enum config_hash {
 
 struct config {
 	const char *database_url;
-	char db_path[CONFIG_PATH_MAX];   /* derived from database_url */
+	enum db_engine db_engine;        /* derived from database_url */
+	char db_path[CONFIG_PATH_MAX];   /* SQLite file, or libpq conninfo */
 	const char *private_key_path;
 	const char *public_key_path;
 	const char *extra_public_keys;   /* colon-separated, may be "" */
@@ -66,5 +69,16 @@ int config_parse_long(const char *s, long min, long max, long *out)
  */
 int config_db_path(const char *url, char *out, size_t outcap)
     __attribute__((warn_unused_result));
+
+/*
+ * The engine and target of a DATABASE_URL: SQLite as config_db_path; or
+ * PostgreSQL for postgresql://, postgres:// and the original's
+ * SQLAlchemy forms postgresql+asyncpg:// / postgresql+psycopg:// (the
+ * +driver part is dropped: libpq takes the rest as it is), or a libpq
+ * keyword string ("host=/run/postgresql dbname=auth"). Returns 0, or -1
+ * for another scheme or a target longer than outcap.
+ */
+int config_db_target(const char *url, enum db_engine *engine, char *out,
+    size_t outcap) __attribute__((warn_unused_result));
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * db: the database connection seen by store: open with durable settings,
  * statements prepared once, transactions, typed binds and columns, and
- * engine codes mapped to enum auth_err. SQLite is the backend; store
- * never names it, so a second backend replaces this file only.
+ * engine codes mapped to enum auth_err. SQLite (db_sqlite.c) and
+ * PostgreSQL (db_pg.c) are the backends; statements are written with ?N
+ * placeholders, which the PostgreSQL backend numbers its own way.
  */
 #ifndef AUTH_DB_H
 #define AUTH_DB_H
@@ -15,19 +16,28 @@
 struct db;
 struct db_stmt;
 
+enum db_engine {
+	DB_SQLITE,
+	DB_POSTGRES
+};
+
 /* Result of db_step besides errors. */
 #define DB_ROW 1
 #define DB_DONE 0
 
 /*
- * Open an existing database file read-write with WAL, synchronous=NORMAL,
- * foreign_keys=ON and busy_timeout. db_commit flushes the WAL after the
- * commit, so a transaction it reports committed is on disk. Fails (-1, one line in err naming
- * DATABASE_URL) when the file is missing, not writable, or its directory
- * is not writable (WAL needs its side files).
+ * Open the database: for SQLite an existing file (target is its path),
+ * read-write with WAL, synchronous=NORMAL, foreign_keys=ON and
+ * busy_timeout; db_commit flushes the WAL after the commit, so a
+ * transaction it reports committed is on disk. For PostgreSQL target is
+ * a libpq URI or keyword string; busy_timeout_ms becomes the statement
+ * and lock timeouts. Fails (-1, one line in err naming DATABASE_URL,
+ * never its password) when the database cannot be used.
  */
-int db_open(struct db **out, const char *path, long busy_timeout_ms,
-    char *err, size_t errlen) __attribute__((warn_unused_result));
+int db_open(struct db **out, enum db_engine engine, const char *target,
+    long busy_timeout_ms, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+enum db_engine db_engine(const struct db *db);
 void db_close(struct db *db);
 
 /* Prepare sql once, at start. NULL on failure (a programming error). */
@@ -69,6 +79,13 @@ int db_changes(struct db *db);
  * process has none; then nothing may be cached.
  */
 int db_epoch(struct db *db, uint64_t *out);
+
+/*
+ * The open transaction revokes something (a session, a user's sessions):
+ * when it commits, every process's db_epoch must move. SQLite moves it on
+ * every commit anyway; PostgreSQL tells the other connections (NOTIFY).
+ */
+void db_notify(struct db *db);
 
 /* Map the engine's last error on db to an auth_err (never AUTH_OK). */
 enum auth_err db_error(struct db *db);

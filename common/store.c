@@ -58,7 +58,8 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "EXISTS (SELECT 1 FROM sessions s WHERE s.id = ?4 AND "
 	    "s.revoked = 0)",
 	[SQL_TOKEN_STATE] =
-	    "SELECT t.replaced_by IS NOT NULL, t.revoked_at, t.expires_at, "
+	    "SELECT CASE WHEN t.replaced_by IS NULL THEN 0 ELSE 1 END, "
+	    "t.revoked_at, t.expires_at, "
 	    "s.revoked FROM refresh_tokens t JOIN sessions s ON "
 	    "s.id = t.session_id WHERE t.jti = ?1 AND t.session_id = ?2 AND "
 	    "t.user_id = ?3",
@@ -88,16 +89,17 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id "
 	    "AND t.revoked = 0 AND t.expires_at > ?2) "
 	    "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?3",
+	    /* PostgreSQL has no rowid: store_sql_pg orders by seq. */
 	[SQL_THROTTLE_GET] =
 	    "SELECT failures, window_start FROM login_attempts WHERE key = ?1",
 	/* A window that has ended starts over at this attempt. */
 	[SQL_THROTTLE_TAKE] =
 	    "INSERT INTO login_attempts(key, failures, window_start) "
 	    "VALUES (?1, 1, ?2) ON CONFLICT(key) DO UPDATE SET "
-	    "failures = CASE WHEN window_start + ?3 <= ?2 THEN 1 "
-	    "ELSE failures + 1 END, "
-	    "window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 "
-	    "ELSE window_start END",
+	    "failures = CASE WHEN login_attempts.window_start + ?3 <= ?2 "
+	    "THEN 1 ELSE login_attempts.failures + 1 END, "
+	    "window_start = CASE WHEN login_attempts.window_start + ?3 <= ?2 "
+	    "THEN ?2 ELSE login_attempts.window_start END",
 	[SQL_THROTTLE_RESET] =
 	    "DELETE FROM login_attempts WHERE key = ?1",
 	[SQL_THROTTLE_REFUND] =
@@ -105,25 +107,46 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "WHERE key = ?1 AND failures > 0",
 };
 
+/*
+ * Where PostgreSQL's dialect differs: sessions have a seq column for the
+ * insertion order SQLite reads from rowid (migration 001 of each engine).
+ */
+static const char *const store_sql_pg[SQL__MAX] = {
+	[SQL_SESSIONS_LIST] =
+	    "SELECT s.id, s.created_at, (SELECT max(t.issued_at) FROM "
+	    "refresh_tokens t WHERE t.session_id = s.id), s.user_agent, s.ip "
+	    "FROM sessions s WHERE s.user_id = ?1 AND s.revoked = 0 AND "
+	    "EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id "
+	    "AND t.revoked = 0 AND t.expires_at > ?2) "
+	    "ORDER BY s.created_at DESC, s.seq DESC LIMIT ?3",
+};
+
 /* Statements over tables a pending migration may not have created yet:
  * prepared on first use, so older schemas still let every endpoint start. */
 static const char store_sql_counters[] =
     "SELECT (SELECT value FROM counters WHERE name = 'users'), "
     "(SELECT value FROM counters WHERE name = 'refresh_tokens_unrevoked')";
+/* On PostgreSQL one counter row would serialise every writer: the
+ * triggers spread each count over shards (migration 002), summed here. */
+static const char store_sql_counters_pg[] =
+    "SELECT (SELECT coalesce(sum(value), 0) FROM counter_shards WHERE "
+    "name = 'users'), (SELECT coalesce(sum(value), 0) FROM counter_shards "
+    "WHERE name = 'refresh_tokens_unrevoked')";
 /* The one reuse a rotated token gets: changes() == 1 (migration 004). */
 static const char store_sql_reuse[] =
     "UPDATE refresh_tokens SET reused = 1 WHERE jti = ?1 AND reused = 0";
 
 struct store {
 	struct db *db;
+	enum db_engine engine;
 	struct db_stmt *sql[SQL__MAX];
 	struct db_stmt *counters;      /* lazily prepared */
 	struct db_stmt *reuse;         /* lazily prepared */
 	char path[4096];
 };
 
-int store_open(struct store **out, const char *path, long busy_timeout_ms,
-    char *err, size_t errlen)
+int store_open(struct store **out, enum db_engine engine, const char *target,
+    long busy_timeout_ms, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	int i;
@@ -131,15 +154,21 @@ int store_open(struct store **out, const char *path, long busy_timeout_ms,
 	*out = NULL;
 	if (st == NULL)
 		return -1;
-	snprintf(st->path, sizeof(st->path), "%s", path);
-	if (db_open(&st->db, path, busy_timeout_ms, err, errlen) != 0)
+	st->engine = engine;
+	if (engine == DB_SQLITE)
+		snprintf(st->path, sizeof(st->path), "%s", target);
+	if (db_open(&st->db, engine, target, busy_timeout_ms, err, errlen) != 0)
 		goto fail;
 	for (i = 0; i < SQL__MAX; i++) {
-		st->sql[i] = db_prepare(st->db, store_sql_text[i]);
+		const char *sql = engine == DB_POSTGRES && store_sql_pg[i] != NULL ?
+		    store_sql_pg[i] : store_sql_text[i];
+
+		st->sql[i] = db_prepare(st->db, sql);
 		if (st->sql[i] == NULL) {
 			/* Tables missing: the schema is older than this build. */
 			snprintf(err, errlen, "DATABASE_URL: %s lacks the schema "
-			    "this build needs; run scripts/migrate.sh", path);
+			    "this build needs; run scripts/migrate.sh",
+			    engine == DB_SQLITE ? target : "the database");
 			goto fail;
 		}
 	}
@@ -372,6 +401,7 @@ static enum auth_err store_revoke_session(struct store *st,
 	enum auth_err rc = store_exec_ti(st->sql[SQL_SESSION_REVOKE_OWNED], sid,
 	    now, user_id);
 
+	db_notify(st->db);
 	if (rc == AUTH_OK && db_changes(st->db) != 1)
 		rc = AUTH_ENOTFOUND;
 	if (rc == AUTH_OK)
@@ -485,15 +515,20 @@ enum auth_err store_rotate_batch(struct store *st,
 	for (i = 0; i < n && rc == AUTH_OK; i++) {
 		struct store_rotation_req *q = &reqs[i];
 
-		/* A savepoint each: one rotation's error undoes only its own. */
-		if ((rc = db_savepoint(st->db)) != AUTH_OK)
+		/*
+		 * A savepoint each: one rotation's error undoes only its own.
+		 * A batch of one needs none (its error undoes the whole
+		 * transaction), and on a networked database each costs two
+		 * round trips.
+		 */
+		if (n > 1 && (rc = db_savepoint(st->db)) != AUTH_OK)
 			break;
 		q->rc = store_rotate_one(st, q->old_jti, &q->grant,
 		    q->reuse_interval, &q->how);
 		if (q->rc != AUTH_OK) {
 			q->how = STORE_DEAD;
-			rc = db_rollback_savepoint(st->db);
-		} else {
+			rc = n > 1 ? db_rollback_savepoint(st->db) : q->rc;
+		} else if (n > 1) {
 			rc = db_release_savepoint(st->db);
 		}
 	}
@@ -548,7 +583,7 @@ enum auth_err store_schema_version(struct store *st, char *version)
 	size_t len = 0;
 
 	/* An open connection keeps answering for a deleted or chmod-ed file. */
-	if (access(st->path, R_OK | W_OK) != 0)
+	if (st->engine == DB_SQLITE && access(st->path, R_OK | W_OK) != 0)
 		return AUTH_EUNAVAIL;
 	if (db_step(q) == DB_ROW) {
 		const char *v = db_col_text(q, 0, &len);
@@ -568,6 +603,8 @@ const char *store_disk_problem(struct store *st)
 	char dir[sizeof(st->path)];
 	char *slash;
 
+	if (st->engine != DB_SQLITE)
+		return NULL;     /* the server's disk is the server's to report */
 	snprintf(dir, sizeof(dir), "%s", st->path);
 	slash = strrchr(dir, '/');
 	if (slash == NULL)
@@ -592,7 +629,8 @@ enum auth_err store_counters(struct store *st, int64_t *users,
 	enum auth_err rc = AUTH_EUNAVAIL;
 
 	if (st->counters == NULL)
-		st->counters = db_prepare_quiet(st->db, store_sql_counters);
+		st->counters = db_prepare_quiet(st->db, st->engine == DB_POSTGRES ?
+		    store_sql_counters_pg : store_sql_counters);
 	if (st->counters == NULL)
 		return AUTH_EUNAVAIL;
 	if (db_step(st->counters) == DB_ROW) {
@@ -621,6 +659,7 @@ enum auth_err store_revoke_user(struct store *st, const char *user_id,
 
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
+	db_notify(st->db);
 	rc = store_exec_ti(st->sql[SQL_SESSIONS_REVOKE_USER], user_id, now, NULL);
 	if (rc == AUTH_OK)
 		rc = store_exec_ti(st->sql[SQL_TOKENS_REVOKE_USER], user_id, now,

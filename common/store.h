@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "err.h"
 #include "password.h"
 #include "valid.h"
@@ -54,11 +55,12 @@ enum store_rotation {
 };
 
 /*
- * Open the database at path and prepare every statement. Returns 0, or
- * -1 with one line naming DATABASE_URL in err.
+ * Open the database (engine and target as db_open) and prepare every
+ * statement. Returns 0, or -1 with one line naming DATABASE_URL in err.
  */
-int store_open(struct store **out, const char *path, long busy_timeout_ms,
-    char *err, size_t errlen) __attribute__((warn_unused_result));
+int store_open(struct store **out, enum db_engine engine, const char *target,
+    long busy_timeout_ms, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void store_close(struct store *st);
 
 /*

@@ -121,7 +121,7 @@ start_fails() {
 }
 
 @test "start refuses a database URL of another engine" {
-	start_fails DATABASE_URL=postgresql://u@h/db "DATABASE_URL must be sqlite"
+	start_fails DATABASE_URL=mysql://u@h/db "DATABASE_URL must be sqlite"
 }
 
 @test "start refuses a key that does not match its public half" {

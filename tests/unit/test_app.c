@@ -281,7 +281,7 @@ static void test_bad_settings_named(void **state)
 		{ "BCRYPT_COST=3", "BCRYPT_COST" },
 		{ "MAX_BODY_BYTES=99999999", "MAX_BODY_BYTES" },
 		{ "PASSWORD_HASH=md5", "PASSWORD_HASH" },
-		{ "DATABASE_URL=postgresql://db/auth", "DATABASE_URL" },
+		{ "DATABASE_URL=mysql://db/auth", "DATABASE_URL" },
 		{ "JWT_ISS=", "JWT_ISS" },
 	};
 	size_t i;

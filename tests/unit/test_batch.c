@@ -44,7 +44,7 @@ static int bt_setup(void **state)
 		goto fail;
 	if (valid_uuid_new(t->user) != 0 || valid_uuid_new(t->sid) != 0 ||
 	    valid_uuid_new(t->jti) != 0 ||
-	    store_open(&st, t->fx.db, 5000, NULL, 0) != 0)
+	    store_open(&st, DB_SQLITE, t->fx.db, 5000, NULL, 0) != 0)
 		goto fail;
 	memset(&g, 0, sizeof(g));
 	g.user_id = t->user;

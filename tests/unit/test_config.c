@@ -310,9 +310,8 @@ static void test_database_url_accepted(void **state)
 static void test_database_url_refused(void **state)
 {
 	static const char *const bad[] = {
-		"postgresql://user@localhost/auth",
-		"postgresql+asyncpg://user@localhost/auth",
 		"mysql://localhost/auth",
+		"postgresql+as-yncpg://user@localhost/auth",
 		"sqlite:///",
 		"sqlite+aiosqlite:///",
 		"sqlite:///./auth.db?mode=ro",
@@ -334,11 +333,50 @@ static void test_database_url_secret_not_echoed(void **state)
 
 	(void)state;
 	clear_env();
-	set("DATABASE_URL", "postgresql://admin:s3cr3tpw@db.internal/auth");
+	set("DATABASE_URL", "mysql://admin:s3cr3tpw@db.internal/auth");
 	assert_int_equal(load(&l), -1);
 	assert_non_null(strstr(l.err, "DATABASE_URL"));
 	assert_null(strstr(l.err, "s3cr3tpw"));
 	assert_null(strstr(l.err, "admin"));
+	clear_env();
+}
+
+/* PostgreSQL in every form the contract lists; SQLAlchemy's +driver goes. */
+static void test_database_url_postgres(void **state)
+{
+	static const char *const in[][2] = {
+		{ "postgresql://u:p@h:5432/auth?sslmode=require",
+		  "postgresql://u:p@h:5432/auth?sslmode=require" },
+		{ "postgres://u@h/auth", "postgresql://u@h/auth" },
+		{ "postgresql+asyncpg://u@h/auth", "postgresql://u@h/auth" },
+		{ "postgresql+psycopg://u@h/auth", "postgresql://u@h/auth" },
+		{ "postgres+psycopg2://u@h/auth", "postgresql://u@h/auth" },
+		{ "host=/run/postgresql dbname=auth", "host=/run/postgresql dbname=auth" },
+		{ "dbname=auth", "dbname=auth" },
+	};
+	enum db_engine engine = DB_SQLITE;
+	char out[256];
+	struct load l;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		assert_int_equal(config_db_target(in[i][0], &engine, out,
+		    sizeof(out)), 0);
+		assert_int_equal(engine, DB_POSTGRES);
+		assert_string_equal(out, in[i][1]);
+	}
+	/* SQLite stays SQLite, and a target too long for its buffer is
+	 * refused whole, never cut. */
+	assert_int_equal(config_db_target("sqlite:///a.db", &engine, out,
+	    sizeof(out)), 0);
+	assert_int_equal(engine, DB_SQLITE);
+	assert_string_equal(out, "a.db");
+	assert_int_equal(config_db_target("postgres://u@h/auth", &engine, out,
+	    16), -1);
+	assert_int_equal(config_db_target("dbname=auth", &engine, out, 6), -1);
+	load_ok_with(&l, "DATABASE_URL", "postgresql+asyncpg://u@h/auth");
+	assert_int_equal(l.cfg.db_engine, DB_POSTGRES);
+	assert_string_equal(l.cfg.db_path, "postgresql://u@h/auth");
 	clear_env();
 }
 
@@ -563,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_database_url_accepted),
 		cmocka_unit_test(test_database_url_refused),
 		cmocka_unit_test(test_database_url_secret_not_echoed),
+		cmocka_unit_test(test_database_url_postgres),
 		cmocka_unit_test(test_control_characters_refused),
 		cmocka_unit_test(test_string_lengths),
 		cmocka_unit_test(test_error_message_is_one_line),

@@ -27,7 +27,7 @@ static int dbt_setup(void **state)
 		goto fail;
 	if (fx_make_db(t->fx.db) != 0)
 		goto fail;
-	if (db_open(&t->db, t->fx.db, 5000, err, sizeof(err)) != 0) {
+	if (db_open(&t->db, DB_SQLITE, t->fx.db, 5000, err, sizeof(err)) != 0) {
 		fprintf(stderr, "db_open: %s\n", err);
 		goto fail;
 	}
@@ -86,7 +86,7 @@ static void test_open_missing_file(void **state)
 	char path[FX_PATH_MAX + 16], err[512] = "";
 
 	snprintf(path, sizeof(path), "%s/nope.db", t->fx.dir);
-	assert_int_equal(db_open(&db, path, 50, err, sizeof(err)), -1);
+	assert_int_equal(db_open(&db, DB_SQLITE, path, 50, err, sizeof(err)), -1);
 	assert_null(db);
 	assert_non_null(strstr(err, "DATABASE_URL"));
 	assert_non_null(strstr(err, path));
@@ -102,7 +102,7 @@ static void test_open_missing_dir(void **state)
 	char path[FX_PATH_MAX + 32], err[512] = "";
 
 	snprintf(path, sizeof(path), "%s/no/such/dir/auth.db", t->fx.dir);
-	assert_int_equal(db_open(&db, path, 50, err, sizeof(err)), -1);
+	assert_int_equal(db_open(&db, DB_SQLITE, path, 50, err, sizeof(err)), -1);
 	assert_null(db);
 	assert_non_null(strstr(err, "DATABASE_URL"));
 }
@@ -129,7 +129,7 @@ static int open_as(uid_t uid, const char *path)
 		if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 ||
 		    setuid(uid) != 0 || geteuid() == 0)
 			_exit(3);
-		rc = db_open(&db, path, 50, err, sizeof(err));
+		rc = db_open(&db, DB_SQLITE, path, 50, err, sizeof(err));
 		db_close(db);
 		_exit(rc == 0 ? 0 : strstr(err, "DATABASE_URL") != NULL ? 1 : 2);
 	}
@@ -153,7 +153,7 @@ static void test_open_not_writable(void **state)
 	if (geteuid() != 0) {
 		/* Directory read-only: WAL could not create its side files. */
 		assert_int_equal(chmod(sub, 0500), 0);
-		assert_int_equal(db_open(&db, path, 50, err, sizeof(err)), -1);
+		assert_int_equal(db_open(&db, DB_SQLITE, path, 50, err, sizeof(err)), -1);
 		assert_null(db);
 		assert_non_null(strstr(err, "DATABASE_URL"));
 		assert_int_equal(chmod(sub, 0700), 0);
@@ -161,7 +161,7 @@ static void test_open_not_writable(void **state)
 		/* File read-only in a writable directory. */
 		assert_int_equal(chmod(path, 0400), 0);
 		err[0] = '\0';
-		assert_int_equal(db_open(&db, path, 50, err, sizeof(err)), -1);
+		assert_int_equal(db_open(&db, DB_SQLITE, path, 50, err, sizeof(err)), -1);
 		assert_null(db);
 		assert_non_null(strstr(err, "DATABASE_URL"));
 		assert_int_equal(chmod(path, 0600), 0);
@@ -397,7 +397,7 @@ static void test_epoch(void **state)
 
 	/* Another connection (another process, for the file) sees it and
 	 * moves it with an autocommit write. */
-	assert_int_equal(db_open(&other, t->fx.db, 1000, err, sizeof(err)), 0);
+	assert_int_equal(db_open(&other, DB_SQLITE, t->fx.db, 1000, err, sizeof(err)), 0);
 	assert_int_equal(db_epoch(other, &e), 0);
 	assert_true(e == e0 + 1);
 	assert_int_equal(insert_user(other, "u3", "c@b.c"), DB_DONE);
@@ -419,7 +419,7 @@ static void test_epoch_unavailable(void **state)
 	snprintf(path, sizeof(path), "%s-epoch", t->fx.db);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(db_open(&other, t->fx.db, 1000, err, sizeof(err)), 0);
+	assert_int_equal(db_open(&other, DB_SQLITE, t->fx.db, 1000, err, sizeof(err)), 0);
 	assert_int_equal(db_epoch(other, &e), -1);
 	/* Writes go on regardless. */
 	assert_int_equal(insert_user(other, "u1", "a@b.c"), DB_DONE);
@@ -626,7 +626,7 @@ static void test_busy(void **state)
 	sqlite3 *raw;
 	char err[512] = "";
 
-	assert_int_equal(db_open(&db, t->fx.db, 50, err, sizeof(err)), 0);
+	assert_int_equal(db_open(&db, DB_SQLITE, t->fx.db, 50, err, sizeof(err)), 0);
 	raw = fx_raw_open(t->fx.db);
 	assert_non_null(raw);
 	assert_int_equal(sqlite3_exec(raw, "BEGIN EXCLUSIVE", NULL, NULL, NULL),

@@ -32,7 +32,7 @@ static int st_setup(void **state)
 
 	if (t == NULL || fx_init(&t->fx) != 0 || fx_make_db(t->fx.db) != 0)
 		goto fail;
-	if (store_open(&t->store, t->fx.db, 5000, err, sizeof(err)) != 0) {
+	if (store_open(&t->store, DB_SQLITE, t->fx.db, 5000, err, sizeof(err)) != 0) {
 		fprintf(stderr, "store_open: %s\n", err);
 		goto fail;
 	}
@@ -164,7 +164,7 @@ static void test_open_without_schema(void **state)
 
 	snprintf(path, sizeof(path), "%s/empty.db", t->fx.dir);
 	assert_int_equal(fx_write_file(path, "", 0), 0);
-	assert_int_equal(store_open(&s, path, 50, err, sizeof(err)), -1);
+	assert_int_equal(store_open(&s, DB_SQLITE, path, 50, err, sizeof(err)), -1);
 	assert_null(s);
 	assert_non_null(strstr(err, "DATABASE_URL"));
 	assert_non_null(strstr(err, "migrate.sh"));
@@ -178,7 +178,7 @@ static void test_open_missing(void **state)
 	char path[FX_PATH_MAX + 16], err[512] = "";
 
 	snprintf(path, sizeof(path), "%s/missing.db", t->fx.dir);
-	assert_int_equal(store_open(&s, path, 50, err, sizeof(err)), -1);
+	assert_int_equal(store_open(&s, DB_SQLITE, path, 50, err, sizeof(err)), -1);
 	assert_null(s);
 	assert_non_null(strstr(err, "DATABASE_URL"));
 }
@@ -284,7 +284,7 @@ static void test_register_busy(void **state)
 	sqlite3 *raw;
 	char err[512] = "";
 
-	assert_int_equal(store_open(&s, t->fx.db, 50, err, sizeof(err)), 0);
+	assert_int_equal(store_open(&s, DB_SQLITE, t->fx.db, 50, err, sizeof(err)), 0);
 	raw = fx_raw_open(t->fx.db);
 	assert_non_null(raw);
 	assert_int_equal(sqlite3_exec(raw, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
@@ -553,7 +553,7 @@ static void test_rotate_batch_unavailable(void **state)
 	r[0] = batch_req(&a, a.jti, ja, NOW + 1);
 	/* Another connection holds the write lock past a short timeout. */
 	store_close(t->store);
-	assert_int_equal(store_open(&t->store, t->fx.db, 50, NULL, 0), 0);
+	assert_int_equal(store_open(&t->store, DB_SQLITE, t->fx.db, 50, NULL, 0), 0);
 	assert_int_equal(sqlite3_open(t->fx.db, &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL), SQLITE_OK);
@@ -1453,7 +1453,7 @@ static void test_counters_pending_migration(void **state)
 
 	make_db_001(t, path, sizeof(path));
 	/* Every endpoint still starts on the older schema. */
-	assert_int_equal(store_open(&s, path, 2000, err, sizeof(err)), 0);
+	assert_int_equal(store_open(&s, DB_SQLITE, path, 2000, err, sizeof(err)), 0);
 	assert_int_equal(store_schema_version(s, version), AUTH_OK);
 	assert_string_equal(version, "001");
 	assert_int_equal(store_counters(s, &users, &tokens), AUTH_EUNAVAIL);

@@ -34,7 +34,7 @@ static int tt_setup(void **state)
 		goto fail;
 	}
 	if (fx_make_db(x->fx.db) != 0 ||
-	    store_open(&x->store, x->fx.db, 5000, err, sizeof(err)) != 0) {
+	    store_open(&x->store, DB_SQLITE, x->fx.db, 5000, err, sizeof(err)) != 0) {
 		fprintf(stderr, "store: %s\n", err);
 		goto fail;
 	}
@@ -443,7 +443,7 @@ static void test_check_access_epoch(void **state)
 	    now, &c, email), AUTH_ETOKEN);
 
 	/* Another connection to the same file revokes q's session. */
-	assert_int_equal(store_open(&other, x->fx.db, 1000, err, sizeof(err)),
+	assert_int_equal(store_open(&other, DB_SQLITE, x->fx.db, 1000, err, sizeof(err)),
 	    0);
 	assert_int_equal(store_session_revoke(other, q.user_id, q.session_id,
 	    now), AUTH_OK);
