@@ -103,13 +103,13 @@ unit-build: $(TESTS)
 # The whole suite: unit + integration on the coverage build (with the
 # gate), again on the ASan/UBSan build, the fuzzers for FUZZ_SECONDS each,
 # valgrind on the unit tests. tests/run.sh prints "N passed, N failed".
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 test: deps
 	$(MAKE) lint
 	$(MAKE) MODE=cov all unit-build
 	$(MAKE) MODE=asan all unit-build
 	$(MAKE) fuzz-build bench-build
-	tests/run.sh --build build/cov --gate $(COVERAGE_GATE) --asan build/asan \
+	tests/run.sh --build build/cov --gate $(COVERAGE_GATE) --pg --asan build/asan \
 	    --fuzz $(FUZZ_SECONDS) --valgrind
 
 # Unit + integration + coverage only: the quick loop while developing.
@@ -169,12 +169,14 @@ lint:
 	    --suppress=missingIncludeSystem common/ cgi-bin/ sbin/
 	clang-tidy --quiet common/*.c cgi-bin/*.c sbin/*.c -- $(CPPFLAGS) \
 	    -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
-	shellcheck -x scripts/*.sh bench/*.sh tests/run.sh tests/integration/helper.bash .ci/run
+	shellcheck -x scripts/*.sh bench/*.sh tests/run.sh tests/pg.sh tests/integration/helper.bash .ci/run
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/libexec/auth-svc $(DESTDIR)$(PREFIX)/share/auth-svc/schema
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/libexec/auth-svc/
+	install -d $(DESTDIR)$(PREFIX)/share/auth-svc/schema/postgresql
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/auth-svc/schema/
+	install -m 0644 schema/postgresql/*.sql $(DESTDIR)$(PREFIX)/share/auth-svc/schema/postgresql/
 	install -m 0755 scripts/*.sh $(DESTDIR)$(PREFIX)/share/auth-svc/
 	install -m 0644 lighttpd.conf $(DESTDIR)$(PREFIX)/share/auth-svc/
 

@@ -175,7 +175,12 @@ int password_verify(struct password_ctx *ctx, const char *pw,
 	 */
 	if (ctx->pad_ns > 0) {
 		if (stored == NULL || password_same_params(ctx, stored)) {
-			ctx->pad_ns += (took - ctx->pad_ns) / 8;
+			/* A stall (the machine busy) moves the mean a step,
+			 * not its whole length. */
+			long long sample = took > 2 * ctx->pad_ns ?
+			    2 * ctx->pad_ns : took;
+
+			ctx->pad_ns += (sample - ctx->pad_ns) / 8;
 		} else if (took < ctx->pad_ns) {
 			struct timespec rest;
 

@@ -30,10 +30,173 @@ db_path() {
 		fi
 	done
 	if [[ $url == *://* ]]; then
-		echo "DATABASE_URL must be sqlite:///<path>" >&2
+		echo "DATABASE_URL must be sqlite:///<path>, postgresql://... or a libpq keyword string" >&2
 		return 1
 	fi
 	echo "$url"
+}
+
+# db_engine [URL]: "postgresql" or "sqlite", the engine DATABASE_URL (or
+# URL) names, by the rules of config_db_target (common/config.c):
+# postgresql:// postgres:// postgresql+driver:// postgres+driver:// (the
+# +driver is dropped) and libpq keyword strings ("host=... dbname=...")
+# are PostgreSQL; anything else is SQLite (db_path checks it further).
+db_engine() {
+	local url=${1-${DATABASE_URL:-sqlite:///./auth.db}}
+	if [[ $url =~ ^(postgresql|postgres)(\+[a-z0-9]*)?:// ||
+		$url =~ ^\ *[a-z_]+\ *= ]]; then
+		echo postgresql
+	else
+		echo sqlite
+	fi
+}
+
+# pg_url_decode TEXT: TEXT with its %XX escapes decoded; 1 on a bad escape.
+pg_url_decode() {
+	local s=$1
+	[[ $s =~ %([^0-9A-Fa-f]|.[^0-9A-Fa-f]|.?$) ]] && return 1
+	s=${s//\\/\\\\}
+	printf '%b' "${s//%/\\x}"
+}
+
+# pg_env [URL]: prepare psql's connection to the PostgreSQL database of
+# DATABASE_URL (or URL). Sets PG_CONNINFO to its libpq connection string
+# without the password and exports the password as PGPASSWORD, so that it
+# shows neither in any process's arguments nor in libpq's messages (which
+# quote a URI they cannot parse). Sets PG_SECRETS to the password as
+# written and as decoded, for pg_redact. Returns 1, with one line that
+# never holds the password, when the URL is not PostgreSQL's or is malformed.
+# shellcheck disable=SC2034 # PG_CONNINFO is for the scripts sourcing this
+pg_env() {
+	local url=${1-${DATABASE_URL:-}} rest head tail user pw="" q out="" k v sep=""
+	PG_CONNINFO=""
+	PG_SECRETS=()
+	if [[ $url =~ ^(postgresql|postgres)(\+[a-z0-9]*)?://(.*)$ ]]; then
+		rest=${BASH_REMATCH[3]}
+		# libpq: user[:password]@ ends at the first '@' before any '/'.
+		head=${rest%%/*}
+		if [[ $head == *@* ]]; then
+			head=${rest%%@*}
+			tail=${rest#*@}
+			user=$head
+			if [[ $head == *:* ]]; then
+				user=${head%%:*}
+				pw=${head#*:}
+			fi
+			[ -n "$user" ] && tail="$user@$tail"
+			rest=$tail
+		fi
+		# A password=... URI parameter.
+		if [[ $rest == *\?* ]]; then
+			q=${rest#*\?}
+			rest=${rest%%\?*}
+			local IFS='&'
+			for k in $q; do
+				if [[ $k == password=* ]]; then
+					pw=${k#password=}
+				else
+					out+="$sep$k"
+					sep='&'
+				fi
+			done
+			unset IFS
+			[ -n "$out" ] && rest+="?$out"
+		fi
+		PG_CONNINFO="postgresql://$rest"
+		if [ -n "$pw" ]; then
+			PG_SECRETS+=("$pw")
+			if ! v=$(pg_url_decode "$pw"); then
+				echo "$(basename "$0"): DATABASE_URL: malformed %-escape in the password" >&2
+				return 1
+			fi
+			PG_SECRETS+=("$v")
+			export PGPASSWORD=$v
+		fi
+	elif [[ $url =~ ^\ *[a-z_]+\ *= ]]; then
+		pg_keywords_env "$url" || return 1
+	else
+		echo "$(basename "$0"): DATABASE_URL must be postgresql://... or a libpq keyword string" >&2
+		return 1
+	fi
+	# An unreachable host fails in seconds, not after the TCP timeout.
+	export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
+	export PGAPPNAME=${PGAPPNAME:-auth-svc-scripts}
+}
+
+# pg_keywords_env STRING: pg_env for a libpq keyword string (key = value
+# pairs, values bare or in single quotes, backslash escaping a character).
+# shellcheck disable=SC2034 # PG_CONNINFO is for the scripts sourcing this
+pg_keywords_env() {
+	local s=$1 i=0 n=${#1} k v c raw quoted out=""
+	while :; do
+		while ((i < n)) && [[ ${s:i:1} == [[:space:]] ]]; do ((i++)); done
+		((i < n)) || break
+		k=""
+		while ((i < n)) && [[ ${s:i:1} == [a-z_] ]]; do k+=${s:i:1}; ((i++)); done
+		while ((i < n)) && [[ ${s:i:1} == [[:space:]] ]]; do ((i++)); done
+		if [ -z "$k" ] || [ "${s:i:1}" != = ]; then
+			echo "$(basename "$0"): DATABASE_URL: malformed libpq keyword string" >&2
+			return 1
+		fi
+		((i++))
+		while ((i < n)) && [[ ${s:i:1} == [[:space:]] ]]; do ((i++)); done
+		v=""
+		raw=""
+		quoted=0
+		if [ "${s:i:1}" = "'" ]; then
+			quoted=1
+			raw="'"
+			((i++))
+		fi
+		while ((i < n)); do
+			c=${s:i:1}
+			if [ "$c" = "\\" ] && ((i + 1 < n)); then
+				raw+="$c${s:i+1:1}"
+				v+=${s:i+1:1}
+				((i += 2))
+				continue
+			fi
+			((quoted)) || [[ $c != [[:space:]] ]] || break
+			raw+=$c
+			((i++))
+			if ((quoted)) && [ "$c" = "'" ]; then
+				quoted=2
+				break
+			fi
+			v+=$c
+		done
+		if ((quoted == 1)); then
+			echo "$(basename "$0"): DATABASE_URL: unterminated quote in the libpq keyword string" >&2
+			return 1
+		fi
+		if [ "$k" = password ]; then
+			PG_SECRETS+=("$raw" "$v")
+			export PGPASSWORD=$v
+		else
+			out+="${out:+ }$k=$raw"
+		fi
+	done
+	PG_CONNINFO=$out
+}
+
+# pg_redact TEXT: TEXT with every form of the password pg_env saw replaced.
+pg_redact() {
+	local t=$1 s
+	for s in "${PG_SECRETS[@]}"; do
+		[ -n "$s" ] && t=${t//"$s"/'***'}
+	done
+	printf '%s\n' "$t"
+}
+
+# pg_error FILE: one line out of psql's error output in FILE: its first
+# line without psql's prefixes, the password redacted.
+pg_error() {
+	local line
+	line=$(grep -v '^[[:space:]]*$' "$1" | head -n 1)
+	line=${line#psql: }
+	line=${line#error: }
+	line=${line#psql:*:[0-9]*: }
+	pg_redact "${line:-no message from psql}"
 }
 
 # port_answers HOST PORT: true when something accepts connections there.

@@ -7,7 +7,7 @@
 #   - sessions left without any refresh token;
 #   - login-attempt counters whose window ended.
 # Rotated or revoked tokens that have not expired are kept: they are what
-# replay detection looks up.
+# replay detection looks up. Either engine of DATABASE_URL (see migrate.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +30,47 @@ if ! [[ $batch =~ ^[0-9]+$ ]] || [ "$batch" -lt 1 ] || [ "$batch" -gt 100000 ]; 
 fi
 window=${LOGIN_WINDOW:-900}
 [[ $window =~ ^[0-9]+$ ]] || die "LOGIN_WINDOW must be a number"
+now=$(date +%s)
+busy=${DB_BUSY_TIMEOUT_MS:-5000}
+[[ $busy =~ ^[0-9]{1,9}$ ]] || die "DB_BUSY_TIMEOUT_MS must be a number of milliseconds"
+
+if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]; then
+	# PostgreSQL: rows by primary key (no rowid); rows the service holds
+	# locked right now are skipped (the next run takes them), so a purge
+	# never waits on, nor deadlocks with, a request.
+	command -v psql >/dev/null || die "psql is not installed (make deps)"
+	pg_env "${DATABASE_URL:-}" || exit 1
+	export PGOPTIONS="${PGOPTIONS:-} -c lock_timeout=$busy -c client_min_messages=warning"
+	err=$(mktemp)
+	trap 'rm -f "$err"' EXIT
+	pg() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$PG_CONNINFO" -c "$1" 2>"$err"; }
+	pg "SELECT 1" >/dev/null ||
+		die "DATABASE_URL: cannot connect to PostgreSQL: $(pg_error "$err")"
+	# purge_batch TABLE KEY CONDITION: delete one batch, print how many.
+	purge_batch() {
+		pg "WITH d AS (DELETE FROM $1 WHERE $2 IN (SELECT $2 FROM $1 x WHERE $3
+			LIMIT $batch FOR UPDATE SKIP LOCKED) RETURNING 1)
+			SELECT count(*) FROM d" || die "$1: $(pg_error "$err")"
+	}
+	purge_batches() {
+		local label=$1 n total=0
+		shift
+		while :; do
+			n=$(purge_batch "$@") || exit 1
+			total=$((total + n))
+			[ "$n" -lt "$batch" ] && break
+		done
+		echo "purge: $total $label"
+	}
+	purge_batches "expired refresh tokens" refresh_tokens jti \
+		"x.expires_at < $((now - grace))"
+	purge_batches "sessions without tokens" sessions id \
+		"NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = x.id)"
+	purge_batches "stale login counters" login_attempts key \
+		"x.window_start + $window <= $now"
+	exit 0
+fi
+
 db=$(db_path) || exit 1
 [ -w "$db" ] || die "DATABASE_URL: $db is not writable"
 
@@ -37,7 +78,7 @@ db=$(db_path) || exit 1
 purge_batches() {
 	local label=$1 sql=$2 n total=0
 	while :; do
-		n=$(sqlite3 -batch -bail "$db" ".timeout ${DB_BUSY_TIMEOUT_MS:-5000}" \
+		n=$(sqlite3 -batch -bail "$db" ".timeout $busy" \
 			"PRAGMA foreign_keys=ON;" "BEGIN IMMEDIATE;" "$sql" \
 			"SELECT changes();" "COMMIT;")
 		total=$((total + n))
@@ -46,7 +87,6 @@ purge_batches() {
 	echo "purge: $total $label"
 }
 
-now=$(date +%s)
 purge_batches "expired refresh tokens" \
 	"DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < $((now - grace)) LIMIT $batch);"
 purge_batches "sessions without tokens" \

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# run.sh [--build DIR] [--gate PCT] [--asan DIR] [--fuzz SECONDS] [--valgrind]
+# run.sh [--build DIR] [--gate PCT] [--pg] [--asan DIR] [--fuzz SECONDS] [--valgrind]
 #   unit tests (cmocka, TAP) and integration tests (bats against the real
-#   stack built in DIR), line coverage over common/ and cgi-bin/ with a gate;
-#   --asan: the same suites on an ASan/UBSan build, failing on any report;
+#   stack built in DIR, on SQLite), line coverage over common/, cgi-bin/ and
+#   sbin/ with a gate;
+#   --pg: the whole integration suite again on PostgreSQL (a throwaway
+#   server started here, tests/pg.sh), the PostgreSQL-only files included;
+#   --asan: the unit tests and the integration files that exercise the C
+#   code (not the ones about scripts and processes) on an ASan/UBSan
+#   build, on SQLite, failing on any report;
 #   --fuzz: each libFuzzer target in build/fuzz for SECONDS from its corpus;
 #   --valgrind: memcheck on every unit test of DIR.
 # Ends with "N passed, N failed"; exits non-zero on any failure or a
@@ -16,6 +21,7 @@ gate=80
 asan=""
 fuzz=0
 valgrind=0
+pg=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
@@ -23,7 +29,8 @@ while [ $# -gt 0 ]; do
 	--asan) asan=$2; shift 2 ;;
 	--fuzz) fuzz=$2; shift 2 ;;
 	--valgrind) valgrind=1; shift ;;
-	*) echo "usage: run.sh [--build DIR] [--gate PCT] [--asan DIR] [--fuzz S] [--valgrind]" >&2
+	--pg) pg=1; shift ;;
+	*) echo "usage: run.sh [--build DIR] [--gate PCT] [--pg] [--asan DIR] [--fuzz S] [--valgrind]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -89,13 +96,14 @@ marked_pids() {
 	done
 }
 
-# integration_tests BUILD: the bats suite against BUILD's binaries. Every
-# stack a test starts must be stopped by the test: afterwards no process
-# of the run may be left.
+# integration_tests BUILD FILE...: bats files against BUILD's binaries.
+# Every stack a test starts must be stopped by the test: afterwards no
+# process of the run may be left.
 integration_tests() {
-	local rc mark left
+	local rc mark left build=$1
+	shift
 	mark=$$-$RANDOM$RANDOM
-	AUTH_TEST_RUN=$mark BIN_DIR="$root/$1/cgi-bin" bats --tap tests/integration \
+	AUTH_TEST_RUN=$mark BIN_DIR="$root/$build/cgi-bin" bats --tap "$@" \
 		> "$out/bats.tap" 2>&1
 	rc=$?
 	grep -E '^(ok|not ok) ' "$out/bats.tap" | sed 's/^/  /'
@@ -118,8 +126,26 @@ integration_tests() {
 
 echo "== unit tests ($build)"
 unit_tests "$build"
-echo "== integration tests ($build)"
-integration_tests "$build"
+# The suite on SQLite; the PostgreSQL-only files run in the --pg pass.
+sqlite_files=()
+for f in tests/integration/*.bats; do
+	case $f in */pg_*.bats) ;; *) sqlite_files+=("$f") ;; esac
+done
+echo "== integration tests ($build, SQLite)"
+integration_tests "$build" "${sqlite_files[@]}"
+
+if [ "$pg" -eq 1 ]; then
+	echo "== integration tests ($build, PostgreSQL)"
+	# shellcheck source=tests/pg.sh
+	. tests/pg.sh
+	trap 'pg_stop; rm -rf "$out"' EXIT
+	if pg_start "$out/pg"; then
+		AUTH_TEST_PG=1 integration_tests "$build" tests/integration/*.bats
+		pg_stop
+	else
+		check_fail "a PostgreSQL server for the tests"
+	fi
+fi
 
 if [ $coverage -eq 1 ]; then
 	echo "== coverage (lines, common/, cgi-bin/ and sbin/)"
@@ -148,8 +174,17 @@ if [ -n "$asan" ]; then
 	export UBSAN_OPTIONS="log_path=$out/asan/report:print_stacktrace=1:halt_on_error=1"
 	echo "== unit tests ($asan, ASan + UBSan)"
 	unit_tests "$asan"
-	echo "== integration tests ($asan, ASan + UBSan)"
-	integration_tests "$asan"
+	echo "== integration tests ($asan, ASan + UBSan, SQLite)"
+	# What the scripts and the supervision of processes do is the same
+	# C under both builds; the time goes to the files that drive requests.
+	asan_files=()
+	for f in "${sqlite_files[@]}"; do
+		case $f in
+		*/crash.bats|*/supervise.bats|*/rotate.bats|*/disk.bats|*/front.bats) ;;
+		*) asan_files+=("$f") ;;
+		esac
+	done
+	integration_tests "$asan" "${asan_files[@]}"
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	# LeakSanitizer's "Unable to get registers from thread" alone is no
 	# finding: its leak check at exit lost a race with a SIGKILL the crash

@@ -11,11 +11,11 @@ setup_file() {
 teardown_file() { stack_stop; }
 
 # Every test starts with no failures counted (all come from 127.0.0.1).
-setup() { sqlite3 "$WORK/auth.db" "DELETE FROM login_attempts"; }
+setup() { db_query "DELETE FROM login_attempts"; }
 
 login() { api POST /auth/login "{\"email\":\"$1\",\"password\":\"$2\"}"; }
 failures() {
-	sqlite3 "$WORK/auth.db" "SELECT coalesce(sum(failures), 0) FROM login_attempts WHERE key = 'email:$1'"
+	db_query "SELECT coalesce(sum(failures), 0) FROM login_attempts WHERE key = 'email:$1'"
 }
 
 # Hashes made by passlib's bcrypt (the original service), password secret123.
@@ -24,9 +24,9 @@ PASSLIB_COST4='$2b$04$fwjeoD9dR/g18./XgGOWAezjw0GV6k4VjdGl8GTk1lIh1ZC1jjQ.S'
 
 # legacy_user EMAIL HASH: a user as the original service stored it.
 legacy_user() {
-	sqlite3 "$WORK/auth.db" "INSERT INTO users(id, email, password_hash, created_at) VALUES (lower(hex(randomblob(4))) || '-0000-4000-8000-' || lower(hex(randomblob(6))), '$1', '$2', 0)"
+	db_query "INSERT INTO users(id, email, password_hash, created_at) VALUES ('$(cat /proc/sys/kernel/random/uuid)', '$1', '$2', 0)"
 }
-stored_hash() { sqlite3 "$WORK/auth.db" "SELECT password_hash FROM users WHERE email = '$1'"; }
+stored_hash() { db_query "SELECT password_hash FROM users WHERE email = '$1'"; }
 
 @test "past LOGIN_MAX_FAILURES an email is 429 with Retry-After, even with the right password" {
 	register victim@example.com
@@ -76,7 +76,7 @@ stored_hash() { sqlite3 "$WORK/auth.db" "SELECT password_hash FROM users WHERE e
 	for _ in 1 2 3; do login window@example.com wrong-guess; done
 	login window@example.com secret123
 	[ "$status_code" = 429 ]
-	sqlite3 "$WORK/auth.db" "UPDATE login_attempts SET window_start = window_start - 600 WHERE key = 'email:window@example.com'"
+	db_query "UPDATE login_attempts SET window_start = window_start - 600 WHERE key = 'email:window@example.com'"
 	login window@example.com secret123
 	[ "$status_code" = 200 ]
 }
@@ -118,7 +118,7 @@ stored_hash() { sqlite3 "$WORK/auth.db" "SELECT password_hash FROM users WHERE e
 	register purge@example.com
 	live_refresh=$refresh
 	uid=$(jwt_part 1 "$access" | jq -r .sub)
-	db() { sqlite3 "$WORK/auth.db" "PRAGMA foreign_keys=ON; $1"; }
+	db() { db_query "PRAGMA foreign_keys=ON; $1"; }
 	for i in $(seq 1 5); do
 		db "INSERT INTO sessions(id, user_id, created_at, last_used_at) VALUES ('00000000-0000-4000-8000-00000000000$i', '$uid', 1, 1)"
 		db "INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, expires_at) VALUES ('10000000-0000-4000-8000-00000000000$i', '$uid', '00000000-0000-4000-8000-00000000000$i', 1, 2)"

@@ -22,7 +22,7 @@ teardown_file() { stack_stop; }
 	[ "$(grep -c '^200$' "$WORK/race.codes")" = 1 ]
 	[ "$(grep -c '^401$' "$WORK/race.codes")" = 19 ]
 	# One rotation recorded: one successor, never two.
-	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = 'race@example.com'")" = 2 ]
+	[ "$(db_query "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = 'race@example.com'")" = 2 ]
 }
 
 @test "concurrent registrations of one email: exactly one 201" {
@@ -36,14 +36,14 @@ teardown_file() { stack_stop; }
 
 @test "a database locked past its timeout is 503, and nothing is half-written" {
 	# Hold the write lock from another connection for 2 s.
-	( { echo "BEGIN EXCLUSIVE;"; sleep 2; echo "COMMIT;"; } | sqlite3 "$WORK/auth.db" ) &
+	db_lock 2 &
 	holder=$!
 	sleep 0.3
 	api POST /auth/register '{"email":"locked@example.com","password":"secret123"}'
 	[ "$status_code" = 503 ]
 	[ "$(jq -r .detail <<<"$body")" = "service unavailable" ]
 	wait "$holder"
-	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM users WHERE email = 'locked@example.com'")" = 0 ]
+	[ "$(db_query "SELECT count(*) FROM users WHERE email = 'locked@example.com'")" = 0 ]
 	grep -q '"status":503' "$WORK/run/auth.log"
 	# Once the lock is gone the same request succeeds.
 	api POST /auth/register '{"email":"locked@example.com","password":"secret123"}'
@@ -68,13 +68,13 @@ teardown_file() { stack_stop; }
 		done
 	done
 	# Per session: the first token and three successors, one live.
-	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email LIKE 'many%' GROUP BY u.id" | sort -u)" = 4 ]
-	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email LIKE 'many%' AND t.revoked = 0")" = 8 ]
+	[ "$(db_query "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email LIKE 'many%' GROUP BY u.id" | sort -u)" = 4 ]
+	[ "$(db_query "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email LIKE 'many%' AND t.revoked = 0")" = 8 ]
 }
 
 @test "a refresh while the database is locked past its timeout is 503, then works" {
 	register lockedrefresh@example.com
-	( { echo "BEGIN EXCLUSIVE;"; sleep 2; echo "COMMIT;"; } | sqlite3 "$WORK/auth.db" ) &
+	db_lock 2 &
 	holder=$!
 	sleep 0.3
 	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"

@@ -86,12 +86,12 @@ refresh_loop() {
 			# (committed, never answered); now a replay, the session is
 			# revoked.
 			[ "$status_code" = 401 ]
-			[ "$(sqlite3 "$WORK/auth.db" "SELECT replaced_by IS NOT NULL FROM refresh_tokens WHERE jti = '$jti'")" = 1 ]
-			[ "$(sqlite3 "$WORK/auth.db" "SELECT revoked FROM sessions WHERE id = '$sid'")" = 1 ]
+			[ "$(db_query "SELECT CASE WHEN replaced_by IS NULL THEN 0 ELSE 1 END FROM refresh_tokens WHERE jti = '$jti'")" = 1 ]
+			[ "$(db_query "SELECT revoked FROM sessions WHERE id = '$sid'")" = 1 ]
 			echo "chain $c: its last acknowledged token was rotated by the request in flight"
 			register "chain$c-r$round@example.com"
 			echo "$refresh" > "$WORK/chain$c"
 		done
 	done
-	[ "$(sqlite3 "$WORK/auth.db" 'PRAGMA integrity_check')" = ok ]
+	db_is_pg || [ "$(db_query 'PRAGMA integrity_check')" = ok ]
 }

@@ -74,11 +74,11 @@ detail() { jq -r .detail <<<"$body"; }
 
 @test "register: a taken email is 400 and nothing is half-written" {
 	register dup@example.com
-	before=$(sqlite3 "$WORK/auth.db" "SELECT (SELECT count(*) FROM users)||'/'||(SELECT count(*) FROM sessions)||'/'||(SELECT count(*) FROM refresh_tokens)")
+	before=$(db_query "SELECT (SELECT count(*) FROM users)||'/'||(SELECT count(*) FROM sessions)||'/'||(SELECT count(*) FROM refresh_tokens)")
 	api POST /auth/register '{"email":"dup@example.com","password":"otherpass1"}'
 	[ "$status_code" = 400 ]
 	[ "$(detail)" = "email already registered" ]
-	after=$(sqlite3 "$WORK/auth.db" "SELECT (SELECT count(*) FROM users)||'/'||(SELECT count(*) FROM sessions)||'/'||(SELECT count(*) FROM refresh_tokens)")
+	after=$(db_query "SELECT (SELECT count(*) FROM users)||'/'||(SELECT count(*) FROM sessions)||'/'||(SELECT count(*) FROM refresh_tokens)")
 	[ "$before" = "$after" ]
 }
 
@@ -90,7 +90,7 @@ detail() { jq -r .detail <<<"$body"; }
 	[ "$status_code" = 200 ]
 	api POST /auth/login "{\"email\":\"$e\",\"password\":\"' OR 1=1 --\"}"
 	[ "$status_code" = 401 ]
-	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM users WHERE email = 'x'');drop/**/table/**/users;--@evil.com'")" = 1 ]
+	[ "$(db_query "SELECT count(*) FROM users WHERE email = 'x'');drop/**/table/**/users;--@evil.com'")" = 1 ]
 }
 
 @test "login: wrong password and unknown email give the same 401 body" {
@@ -180,7 +180,7 @@ detail() { jq -r .detail <<<"$body"; }
 
 @test "me: the access token of a deleted user is 401" {
 	register gone@example.com
-	sqlite3 "$WORK/auth.db" "PRAGMA foreign_keys=ON; DELETE FROM users WHERE email = 'gone@example.com';"
+	db_query "PRAGMA foreign_keys=ON; DELETE FROM users WHERE email = 'gone@example.com';"
 	api GET /auth/me "" -H "Authorization: Bearer $access"
 	[ "$status_code" = 401 ]
 }

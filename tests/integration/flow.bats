@@ -87,7 +87,7 @@ teardown_file() { stack_stop; }
 		[ "$status_code" = 200 ]
 		refresh=$(jq -r .refresh_token <<<"$body")
 	done
-	[ "$(sqlite3 "$WORK/auth.db" "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = 'chain@example.com' AND t.revoked = 1 AND t.replaced_by IS NOT NULL")" = 3 ]
+	[ "$(db_query "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = 'chain@example.com' AND t.revoked = 1 AND t.replaced_by IS NOT NULL")" = 3 ]
 }
 
 @test "emails are one account whatever their case" {

@@ -9,6 +9,21 @@ export BIN_DIR
 
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
+# shellcheck source=tests/pg.sh
+. "$ROOT/tests/pg.sh"
+
+# pg_run: this run has a PostgreSQL server for every stack (tests/run.sh
+# started it once: AUTH_TEST_PG=1 with PG_HOST, PG_PORT and PG_USER).
+pg_run() {
+	[ "${AUTH_TEST_PG:-0}" = 1 ] && [ -n "${PG_HOST:-}" ] &&
+		[ -n "${PG_PORT:-}" ] && [ -n "${PG_USER:-}" ]
+}
+
+# pg_fresh_db: create a database of a unique name on the run's server
+# (PG_HOST, PG_PORT, PG_USER) and print its DATABASE_URL.
+pg_fresh_db() {
+	pg_newdb "t_$(date +%s%N)_$RANDOM"
+}
 
 # stack_env DIR: the environment of a stack living in DIR.
 stack_env() {
@@ -16,6 +31,10 @@ stack_env() {
 	export WORK=$dir
 	export RUN_DIR=$dir/run
 	export DATABASE_URL="sqlite:///$dir/auth.db"
+	if pg_run; then
+		# On the run's PostgreSQL server: a fresh database per stack.
+		DATABASE_URL=$(pg_fresh_db) || return 1
+	fi
 	export JWT_PRIVATE_KEY_PATH=$dir/keys/jwt_private.pem
 	export JWT_PUBLIC_KEY_PATH=$dir/keys/jwt_public.pem
 	export BCRYPT_COST=${BCRYPT_COST:-4}
@@ -97,4 +116,61 @@ header() { grep -i "^$1:" <<<"$headers" | head -1 | cut -d' ' -f2- ; }
 log_has() {
 	jq -e -R -s "[split(\"\\n\")[] | (fromjson? // empty)] | any(.[]; $1)" \
 		"$WORK/run/auth.log" >/dev/null
+}
+
+# db_is_pg: the stack's DATABASE_URL names PostgreSQL.
+db_is_pg() {
+	[ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]
+}
+
+# skip_on_pg REASON: skip this test when the stack runs on PostgreSQL
+# (for what only SQLite has: its file, its WAL, its locks).
+skip_on_pg() {
+	if db_is_pg; then
+		skip "${1:-SQLite only}"
+	fi
+}
+
+# db_query SQL: run SQL against the stack's database, whichever engine;
+# rows one a line, columns separated by "|", NULL as nothing (sqlite3's
+# default output and psql -At's alike). Write 0/1 expressions rather than
+# booleans: PostgreSQL prints those t/f.
+db_query() {
+	if db_is_pg; then
+		(
+			pg_env "$DATABASE_URL" || exit 1
+			# SQLite's per-connection switch; PostgreSQL always enforces
+			# foreign keys.
+			PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" \
+				psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$PG_CONNINFO" \
+				-c "${1//PRAGMA foreign_keys=ON;/}"
+		)
+	else
+		sqlite3 -batch -bail "$(db_path)" "$1"
+	fi
+}
+
+# engine_schema_dir: the migrations of the stack's engine (for tests that
+# migrate a copy of them: SCHEMA_DIR=...).
+engine_schema_dir() {
+	if db_is_pg; then
+		echo "$ROOT/schema/postgresql"
+	else
+		echo "$ROOT/schema"
+	fi
+}
+
+# db_lock SECONDS: hold the stack's database locked against every write
+# for SECONDS, as another writer would (run it in the background). SQLite:
+# BEGIN EXCLUSIVE; PostgreSQL: LOCK TABLE ... IN EXCLUSIVE MODE on the
+# service's tables (plain reads go on, as under SQLite's WAL). A request
+# meeting it waits DB_BUSY_TIMEOUT_MS, then answers 503.
+db_lock() {
+	if db_is_pg; then
+		db_query "BEGIN; LOCK TABLE users, sessions, refresh_tokens,
+			login_attempts IN EXCLUSIVE MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null
+	else
+		{ echo "BEGIN EXCLUSIVE;"; sleep "$1"; echo "COMMIT;"; } |
+			sqlite3 "$(db_path)"
+	fi
 }

@@ -98,7 +98,7 @@ parallel() {
 	[ "$(metric 'auth_refresh_tokens_unrevoked{}')" = $((t0 + 1)) ]
 	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
 	[ "$(metric 'auth_refresh_tokens_unrevoked{}')" = $((t0 + 1)) ]
-	[ "$(metric 'auth_users{}')" = "$(sqlite3 "$WORK/auth.db" 'SELECT count(*) FROM users')" ]
+	[ "$(metric 'auth_users{}')" = "$(db_query 'SELECT count(*) FROM users')" ]
 }
 
 @test "readyz is 200 when the database answers at the newest schema" {
@@ -108,6 +108,7 @@ parallel() {
 }
 
 @test "readyz is 503 while the database file is gone, 200 once it is back" {
+	skip_on_pg "the SQLite file"
 	mv "$WORK/auth.db" "$WORK/auth.db.away"
 	api GET /readyz
 	mv "$WORK/auth.db.away" "$WORK/auth.db"
@@ -150,7 +151,7 @@ parallel() {
 	api POST /auth/login '{"email":"leak@example.com","password":"Wr0ng-Secret-Guess"}'
 	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
 	api GET /auth/me "" -H "Authorization: Bearer $access"
-	hash=$(sqlite3 "$WORK/auth.db" "SELECT password_hash FROM users WHERE email = 'leak@example.com'")
+	hash=$(db_query "SELECT password_hash FROM users WHERE email = 'leak@example.com'")
 	key=$(sed -n 2p "$JWT_PRIVATE_KEY_PATH")
 	for log in "$WORK"/run/*.log; do
 		for secret in "$pw" Wr0ng-Secret-Guess "$refresh" "$access" \

@@ -8,7 +8,11 @@ setup_file() {
 	stack_env "$(mktemp -d "$BATS_FILE_TMPDIR/ready.XXXXXX")"
 	# The database starts at the first migration only.
 	mkdir "$WORK/schema-old"
-	cp "$ROOT/schema/001_initial.sql" "$WORK/schema-old/"
+	if db_is_pg; then
+		cp "$ROOT/schema/postgresql/001_initial.sql" "$WORK/schema-old/"
+	else
+		cp "$ROOT/schema/001_initial.sql" "$WORK/schema-old/"
+	fi
 	export SCHEMA_DIR=$WORK/schema-old
 	stack_start
 	unset SCHEMA_DIR

@@ -36,7 +36,7 @@ teardown_file() { stack_stop; }
 	[ "$status_code" = 200 ]
 	newest=$(jq -r .refresh_token <<<"$body")
 	jti=$(jwt_part 1 "$refresh" | jq -r .jti)
-	sqlite3 "$WORK/auth.db" "UPDATE refresh_tokens SET revoked_at = revoked_at - 61 WHERE jti = '$jti'"
+	db_query "UPDATE refresh_tokens SET revoked_at = revoked_at - 61 WHERE jti = '$jti'"
 	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
 	[ "$status_code" = 401 ]
 	api POST /auth/refresh "{\"refresh_token\":\"$newest\"}"

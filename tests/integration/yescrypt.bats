@@ -9,7 +9,7 @@ setup_file() {
 }
 teardown_file() { stack_stop; }
 
-stored_hash() { sqlite3 "$WORK/auth.db" "SELECT password_hash FROM users WHERE email = '$1'"; }
+stored_hash() { db_query "SELECT password_hash FROM users WHERE email = '$1'"; }
 
 @test "registration stores a yescrypt hash and login verifies it" {
 	register yes@example.com
@@ -20,7 +20,7 @@ stored_hash() { sqlite3 "$WORK/auth.db" "SELECT password_hash FROM users WHERE e
 
 @test "a passlib bcrypt hash logs in and is replaced by yescrypt" {
 	h='$2b$12$ry.CznLncuoFerDOxCj3KOYBEfM9iQUdHtjUH7v.QybNEzgPeS1.C'
-	sqlite3 "$WORK/auth.db" "INSERT INTO users(id, email, password_hash, created_at) VALUES ('11111111-2222-4333-8444-555555555555', 'old@example.com', '$h', 0)"
+	db_query "INSERT INTO users(id, email, password_hash, created_at) VALUES ('11111111-2222-4333-8444-555555555555', 'old@example.com', '$h', 0)"
 	api POST /auth/login '{"email":"old@example.com","password":"secret123"}'
 	[ "$status_code" = 200 ]
 	[[ $(stored_hash old@example.com) == '$y$'* ]]
