@@ -14,6 +14,13 @@ enum config_hash {
 	CONFIG_HASH_YESCRYPT
 };
 
+/* Which requests get an access line ("event":"request"). */
+enum config_log_requests {
+	CONFIG_LOG_REQUESTS_ALL,
+	CONFIG_LOG_REQUESTS_ERRORS,      /* status >= 400 only */
+	CONFIG_LOG_REQUESTS_OFF
+};
+
 struct config {
 	const char *database_url;
 	char db_path[CONFIG_PATH_MAX];   /* derived from database_url */
@@ -40,6 +47,8 @@ struct config {
 	struct netaddr_list metrics_nets; /* derived from metrics_allow */
 	long db_busy_timeout_ms;
 	long fcgi_children;              /* worker processes per endpoint */
+	const char *log_requests_name;   /* "all", "errors" or "off" */
+	enum config_log_requests log_requests;  /* derived from it */
 	const char *run_dir;             /* sockets, pids, metrics segment */
 };
 

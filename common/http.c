@@ -458,11 +458,15 @@ static void http_handle(struct http_conn *c)
 	req.body = NULL;
 	secs = (double)(http_now_us() - t0) / 1e6;
 	metrics_observe(c->route->metrics, req.method, req.status, secs);
-	log_event(req.status >= 500 ? LOG_ERROR : LOG_INFO, "request",
-	    LOG_STR("method", http_method_name(req.method)),
-	    LOG_INT("status", req.status), LOG_MS("duration_ms", secs * 1e3),
-	    LOG_STR("client", req.remote_addr),
-	    LOG_STR("user_id", req.user_id[0] ? req.user_id : NULL));
+	if (c->route->log_requests == CONFIG_LOG_REQUESTS_ALL ||
+	    (c->route->log_requests == CONFIG_LOG_REQUESTS_ERRORS &&
+	    req.status >= 400))
+		log_event(req.status >= 500 ? LOG_ERROR : LOG_INFO, "request",
+		    LOG_STR("method", http_method_name(req.method)),
+		    LOG_INT("status", req.status),
+		    LOG_MS("duration_ms", secs * 1e3),
+		    LOG_STR("client", req.remote_addr),
+		    LOG_STR("user_id", req.user_id[0] ? req.user_id : NULL));
 	log_set_request(NULL);
 }
 

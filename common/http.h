@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "err.h"
 
 enum http_method {
@@ -47,6 +48,7 @@ struct http_route {
 	int body;                     /* POST reads a body: Content-Length required */
 	size_t max_body;              /* bytes; larger bodies are 413 */
 	long read_timeout;            /* seconds a body may take; 408 past it */
+	enum config_log_requests log_requests;  /* which get an access line */
 	void (*handle)(void *ctx, struct http_req *req);
 	void *ctx;
 };
