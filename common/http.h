@@ -58,7 +58,8 @@ struct http_route {
  * exactly one request from the environment and stdin (plain CGI). Method,
  * body size and Content-Length are checked before handle runs; a handler
  * that sends no reply yields a 500. A stop signal that arrives during a
- * request takes effect after it is answered. Returns the exit status.
+ * request takes effect after it is answered; SIGUSR1 (reopen the log,
+ * log_reopen) too. Returns the exit status.
  */
 int http_serve(const struct http_route *route);
 
