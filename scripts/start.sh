@@ -76,6 +76,9 @@ LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
 # priority there); nothing is opened, so there is nothing to reopen.
 log_tab=$LOG_FILE
 [ "$LOG_FILE" = /dev/stderr ] && log_tab=-
+# The supervisor's own, set below when there is a file to reopen; never
+# one left in the caller's environment.
+unset AUTH_LOG_FILE
 for f in "$RUN_DIR/auth.log" "$RUN_DIR/lighttpd.log" "$RUN_DIR/lighttpd.stderr" "$LOG_FILE"; do
 	# Only our own regular files (LOG_FILE may be /dev/stderr).
 	if [ -f "$f" ] && [ -O "$f" ]; then chmod 0600 "$f"; fi
