@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh [--duration S] [--scale]: measure the release build of the
-# real stack (started by scripts/start.sh, as users run it) on a free port
-# with a temporary database, against the ceilings of this same machine:
+# bench/run.sh [--duration S] [--scale | --logs]: measure the release build
+# of the real stack (started by scripts/start.sh, as users run it) on a free
+# port with a temporary database, against the ceilings of this same machine:
 #   hello    a bare FastCGI responder behind the same lighttpd setup
 #   rsa      openssl speed -multi $(nproc) rsa2048: refresh ceiling
 #            1 / (2/sign + 1/verify)
@@ -14,6 +14,11 @@
 # the stack's resident memory and its start-up time; writes the same as
 # JSON to build/bench/results.json. --scale preloads 1,000,000 users and
 # 3,000,000 sessions and refresh tokens, then repeats me and refresh.
+# Every scenario also gives the bytes of log it wrote and the CPU the
+# stack's processes spent, per request; me runs a second time right
+# after, on a second stack with LOG_REQUESTS=off (me-log-off), to show
+# what the access lines cost. --logs runs only that comparison: the
+# hello-world ceiling, then me and me-log-off in turn, four times.
 # Settings: DURATION (10 s), CONNECTIONS (16), FCGI_CHILDREN (2),
 # FCGI_CHILDREN_REFRESH (12), BCRYPT_COST (12). Everything it starts is stopped by pid at exit.
 set -euo pipefail
@@ -24,11 +29,13 @@ cd "$root"
 . scripts/lib.sh
 duration=${DURATION:-10}
 scale=0
+logs_only=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--duration) duration=$2; shift 2 ;;
 	--scale) scale=1; shift ;;
-	*) echo "usage: bench/run.sh [--duration S] [--scale]" >&2; exit 2 ;;
+	--logs) logs_only=1; shift ;;
+	*) echo "usage: bench/run.sh [--duration S] [--scale | --logs]" >&2; exit 2 ;;
 	esac
 done
 conns=${CONNECTIONS:-16}
@@ -52,6 +59,10 @@ ln -sf ../hello "$out/hello-bin/healthz"
 
 work=$(mktemp -d)
 stacks=()
+# Extra settings of the next stack started (stack_settings=(LOG_REQUESTS=off)).
+stack_settings=()
+# The tokens file users writes and the scenarios read.
+tokens=$work/tokens
 cleanup() {
 	for d in "${stacks[@]}"; do RUN_DIR=$d ENV_FILE=/dev/null scripts/stop.sh; done
 	# Keep the logs of the run for a look at what the numbers hide.
@@ -70,6 +81,7 @@ stack() {
 	port=$(free_port)
 	scripts/gen-keys.sh "$dir/keys" >/dev/null
 	stacks+=("$dir/run")
+	echo "$port" > "$dir/port"
 	( cd "$dir" && env ENV_FILE=/dev/null RUN_DIR="$dir/run" PORT="$port" \
 		DATABASE_URL="sqlite:///$dir/auth.db" \
 		JWT_PRIVATE_KEY_PATH="$dir/keys/jwt_private.pem" \
@@ -77,6 +89,7 @@ stack() {
 		LOGIN_MAX_FAILURES=1000000 LOGIN_ADDR_MAX_FAILURES=1000000 \
 		REGISTER_ADDR_MAX=0 SUPERVISE="$root/build/release/sbin/supervise" \
 		${2:+ENDPOINTS="$2"} BIN_DIR="${3:-$root/build/release/cgi-bin}" \
+		"${stack_settings[@]}" \
 		"$root/scripts/start.sh" --background ) >"$dir/start.out" 2>&1 || {
 		cat "$dir/start.out" >&2; exit 1; }
 }
@@ -85,14 +98,14 @@ stop_stack() {
 	RUN_DIR=$work/$1/run ENV_FILE=/dev/null scripts/stop.sh
 }
 
-# users N: register N users; writes "email refresh access" lines to $work/tokens.
+# users N: register N users; writes "email refresh access" lines to $tokens.
 users() {
-	: > "$work/tokens"
+	: > "$tokens"
 	for i in $(seq 1 "$1"); do
 		local e="u$i-$RANDOM$RANDOM@bench.test" r
 		r=$(curl -s -X POST "http://127.0.0.1:$port/auth/register" \
 			-d "{\"email\":\"$e\",\"password\":\"bench-password-1\"}")
-		echo "$e $(jq -r .refresh_token <<<"$r") $(jq -r .access_token <<<"$r")" >> "$work/tokens"
+		echo "$e $(jq -r .refresh_token <<<"$r") $(jq -r .access_token <<<"$r")" >> "$tokens"
 	done
 }
 
@@ -113,18 +126,59 @@ settle() {
 		b=$(busy)
 		[ $((b - a)) -le $((2 * procs)) ] && return
 	done
+	# Something else keeps the machine busy: measure all the same (under
+	# set -e the failed test above would end the whole run).
+	echo "bench: the machine did not go idle within 10 s" >&2
 }
+
+# run_of PORT: the run directory of the stack serving PORT.
+run_of() {
+	local d
+	for d in "$work"/*/run; do
+		[ "$(cat "$d/../port" 2>/dev/null)" = "$1" ] && echo "$d" && return
+	done
+}
+
+# log_size PORT: bytes in the log of the stack serving PORT (0: none).
+log_size() {
+	stat -c %s "$(run_of "$1")/auth.log" 2>/dev/null || echo 0
+}
+
+# cpu_ticks PORT: clock ticks of CPU (user + system) every process of the
+# stack serving PORT used so far. Less at the mercy of whatever else runs
+# on the machine than the request rate is.
+cpu_ticks() {
+	local p s f
+	for p in $(stack_pids "$(run_of "$1")"); do
+		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		# Fields after the command name: utime and stime are 14 and 15.
+		read -r -a f <<<"${s##*) }"
+		echo $((f[11] + f[12]))
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
+tck=$(getconf CLK_TCK)
 
 # load SCENARIO LABEL PORT CEILING KIND: wrk for $duration seconds against
 # the stack on PORT; appends the result, with the ceiling it is compared
-# to, to $work/results and sets $rps.
+# to, the bytes of log the stack wrote and the CPU it spent per request,
+# to $work/results and sets $rps.
 load() {
+	local log0 log1 cpu0 cpu1
 	settle
-	BENCH_SCENARIO=$1 BENCH_TOKENS=$work/tokens BENCH_OUT=$work/wrk.out \
+	log0=$(log_size "$3")
+	cpu0=$(cpu_ticks "$3")
+	BENCH_SCENARIO=$1 BENCH_TOKENS=$tokens BENCH_OUT=$work/wrk.out \
 	BENCH_TAG=$RANDOM$RANDOM wrk -t"$conns" -c"$conns" -d"${duration}s" --timeout 10s \
 		-s bench/wrk.lua "http://127.0.0.1:$3" >/dev/null
+	# Requests answered last log right after their answer.
+	sleep 0.2
+	log1=$(log_size "$3")
+	cpu1=$(cpu_ticks "$3")
 	tail -1 "$work/wrk.out" | jq -c --arg l "$2" --argjson c "$4" --arg k "$5" \
-		'. + {label: $l, rps: (.requests * 1e6 / .duration_us)} |
+		--argjson logb $((log1 - log0)) --argjson cpu $((cpu1 - cpu0)) --argjson tck "$tck" \
+		'. + {label: $l, rps: (.requests * 1e6 / .duration_us),
+		      log_bytes_per_request: ($logb / ([.requests, 1] | max)),
+		      stack_cpu_us_per_request: ($cpu * 1e6 / $tck / ([.requests, 1] | max))} |
 		 . + {ceiling: (if $c > 0 then $c else .rps end), ceiling_kind: $k}' >> "$work/results"
 	rps=$(tail -1 "$work/results" | jq .rps)
 }
@@ -158,9 +212,66 @@ rss() {
 	done | awk '{ r += $1; s += $2; n++ } END { printf "%d %d %d\n", r, s, n }'
 }
 
+# The table of scenarios, from results.json (both runs print it).
+table='
+	"| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ratio | log B/req | stack CPU us/req |",
+	"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+	(.scenarios[] | "| \(.label) | \(.rps | floor) | \(.p50_us / 1000 * 100 | round / 100) | \(.p99_us / 1000 * 100 | round / 100) | \(.non2xx + .socket_errors) | \(.ceiling | floor) | \(.ratio * 100 | round)% | \(.log_bytes_per_request | round) | \(.stack_cpu_us_per_request * 10 | round / 10) |")'
+# What the access lines cost: me with them, me without.
+# shellcheck disable=SC2016 # $on and $off are jq's, not the shell's
+logs_line='
+	[.scenarios[] | select(.label == "me")] as $on |
+	[.scenarios[] | select(.label == "me-log-off")] as $off |
+	def mean(f): map(f) | add / length;
+	"Logging: me with LOG_REQUESTS=all \($on | mean(.rps) | floor) req/s, \($on | mean(.log_bytes_per_request) | round) bytes of log and \($on | mean(.stack_cpu_us_per_request) * 10 | round / 10) us of stack CPU per request; with off \($off | mean(.rps) | floor) req/s, \($off | mean(.log_bytes_per_request) | round) bytes, \($off | mean(.stack_cpu_us_per_request) * 10 | round / 10) us (req/s \((($off | mean(.rps)) / ($on | mean(.rps)) - 1) * 1000 | round / 10)%, CPU per request \((($off | mean(.stack_cpu_us_per_request)) / ($on | mean(.stack_cpu_us_per_request)) - 1) * 1000 | round / 10)%)."'
+
 # The transport ceiling: a stack of its own, idle while others run.
 stack hello healthz "$root/$out/hello-bin"
 hello_port=$port
+
+# quiet_stack: a second stack like main but with LOG_REQUESTS=off, and
+# users of its own in $work/tokens-quiet; sets $quiet_port.
+quiet_stack() {
+	stack_settings=(LOG_REQUESTS=off)
+	stack quiet
+	stack_settings=()
+	quiet_port=$port
+	tokens=$work/tokens-quiet
+	users "$conns"
+	tokens=$work/tokens
+}
+
+# me_without_logs: me on the quiet stack, against the same ceiling.
+me_without_logs() {
+	tokens=$work/tokens-quiet
+	load me me-log-off "$quiet_port" "$ceiling" hello
+	tokens=$work/tokens
+}
+
+if [ $logs_only -eq 1 ]; then
+	echo "bench: me with and without access lines, ${duration}s per run, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN, $procs cores"
+	stack main
+	main_port=$port
+	users "$conns"
+	quiet_stack
+	# Alternating which goes first, so that neither always runs on a
+	# machine the other just warmed (or heated).
+	for round in 1 2 3 4; do
+		hello_ceiling
+		if [ $((round % 2)) = 1 ]; then
+			load me me "$main_port" "$ceiling" hello
+			me_without_logs
+		else
+			me_without_logs
+			load me me "$main_port" "$ceiling" hello
+		fi
+	done
+	stop_stack main
+	stop_stack quiet
+	jq -s '{scenarios: [.[] | . + {ratio: (.rps / .ceiling)}]}' "$work/results" > "$out/results.json"
+	jq -r "$table, \"\", $logs_line" "$out/results.json"
+	exit 0
+fi
 
 # Memory as the target states it, two processes per endpoint: a stack
 # started that way and taken once through every write path, so that the
@@ -182,10 +293,13 @@ startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 read -r rss_kb pss_kb nprocs < <(rss "$work/main/run")
 main_port=$port
 users "$conns"
+quiet_stack
 for s in healthz me; do
 	hello_ceiling
 	load "$s" "$s" "$main_port" "$ceiling" hello
 done
+me_without_logs
+stop_stack quiet
 rsa_ceiling
 load refresh refresh "$main_port" "$ceiling" rsa
 for s in login register; do
@@ -253,11 +367,7 @@ jq -n --slurpfile r "$work/results" --slurpfile rsa "$work/rsa" --slurpfile hash
 	 scenarios: [$r[] | . + {ratio: (.rps / .ceiling)}]}' \
 	> "$out/results.json"
 
-jq -r '
-	"| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ratio |",
-	"| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-	(.scenarios[] | "| \(.label) | \(.rps | floor) | \(.p50_us / 1000 * 100 | round / 100) | \(.p99_us / 1000 * 100 | round / 100) | \(.non2xx + .socket_errors) | \(.ceiling | floor) | \(.ratio * 100 | round)% |"),
-	"",
+jq -r "$table, \"\", $logs_line,"'
 	"Ceilings, each measured right before its scenario: hello-world \([.ceilings.hello_rps[] | floor] | join(", ")) req/s; RSA-2048 sign/verify \([.ceilings.rsa[] | "\(.sign_per_s | floor)/\(.verify_per_s | floor)"] | join(", ")) per s (refresh \([.ceilings.rsa[] | .refresh_rps | floor] | join(", ")) req/s); password hash \([.ceilings.hash_per_s[] * 100 | round / 100] | join(", ")) per s at cost \(.settings.bcrypt_cost).",
 	"Stack as run: \(.processes) processes (FCGI_CHILDREN=\(.settings.fcgi_children), refresh \(.settings.fcgi_children_refresh)), RSS \(.rss_kb / 1024 | floor) MiB, PSS \(.pss_kb / 1024 * 10 | round / 10) MiB; start to first answer \(.startup_ms) ms.",
 	"Stack with 2 processes per endpoint: \(.two_per_endpoint.processes) processes, PSS \(.two_per_endpoint.pss_kb / 1024 * 10 | round / 10) MiB (sum of RSS \(.two_per_endpoint.rss_kb / 1024 | floor) MiB, shared pages counted once per process).",

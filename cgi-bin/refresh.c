@@ -27,10 +27,14 @@ static void refresh(struct app *a, struct http_req *req)
 	rc = tokens_refresh(&a->tokens, token, len, &pair, &how);
 	if (rc == AUTH_OK) {
 		metrics_count(a->metrics, METRICS_REFRESH_ROTATED);
-		log_event(LOG_INFO, "refresh_rotated",
-		    LOG_STR("user_id", pair.user_id),
-		    LOG_STR("session_id", pair.session_id),
-		    LOG_STR("reused", how == STORE_REUSED ? "yes" : "no"));
+		/* A rotation is a refresh that worked, as common as the
+		 * requests themselves: it follows LOG_REQUESTS as their access
+		 * lines do. A replay is audited whatever the setting. */
+		if (a->cfg.log_requests == CONFIG_LOG_REQUESTS_ALL)
+			log_event(LOG_INFO, "refresh_rotated",
+			    LOG_STR("user_id", pair.user_id),
+			    LOG_STR("session_id", pair.session_id),
+			    LOG_STR("reused", how == STORE_REUSED ? "yes" : "no"));
 		app_reply_pair(req, 200, &pair);
 	} else if (rc == AUTH_ETOKEN || rc == AUTH_EREVOKED) {
 		metrics_count(a->metrics, how == STORE_REPLAY ?

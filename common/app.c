@@ -138,6 +138,7 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	route.body = (ep->needs & APP_BODY) != 0;
 	route.max_body = (size_t)a.cfg.max_body_bytes;
 	route.read_timeout = a.cfg.read_timeout;
+	route.log_requests = a.cfg.log_requests;
 	route.handle = app_dispatch;
 	route.ctx = &run;
 	rc = http_serve(&route);

@@ -63,6 +63,7 @@ static const struct config_def config_table[] = {
 	    metrics_allow, 0),
 	CFG_LONG("DB_BUSY_TIMEOUT_MS", "5000", 0, 60000, db_busy_timeout_ms),
 	CFG_LONG("FCGI_CHILDREN", "2", 1, 64, fcgi_children),
+	CFG_STR("LOG_REQUESTS", "all", 1, 16, log_requests_name, 0),
 	CFG_STR("RUN_DIR", "./run", 1, CONFIG_PATH_MAX - 64, run_dir, 0),
 };
 
@@ -209,6 +210,17 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	} else {
 		snprintf(err, errlen, "PASSWORD_HASH must be bcrypt or yescrypt "
 		    "(got '%.16s')", cfg->password_hash);
+		return -1;
+	}
+	if (strcmp(cfg->log_requests_name, "all") == 0) {
+		cfg->log_requests = CONFIG_LOG_REQUESTS_ALL;
+	} else if (strcmp(cfg->log_requests_name, "errors") == 0) {
+		cfg->log_requests = CONFIG_LOG_REQUESTS_ERRORS;
+	} else if (strcmp(cfg->log_requests_name, "off") == 0) {
+		cfg->log_requests = CONFIG_LOG_REQUESTS_OFF;
+	} else {
+		snprintf(err, errlen, "LOG_REQUESTS must be all, errors or off "
+		    "(got '%.16s')", cfg->log_requests_name);
 		return -1;
 	}
 	{

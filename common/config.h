@@ -16,6 +16,13 @@ enum config_hash {
 	CONFIG_HASH_YESCRYPT
 };
 
+/* Which requests get an access line ("event":"request"). */
+enum config_log_requests {
+	CONFIG_LOG_REQUESTS_ALL,
+	CONFIG_LOG_REQUESTS_ERRORS,      /* status >= 400 only */
+	CONFIG_LOG_REQUESTS_OFF
+};
+
 struct config {
 	const char *database_url;
 	enum db_engine db_engine;        /* derived from database_url */
@@ -43,6 +50,8 @@ struct config {
 	struct netaddr_list metrics_nets; /* derived from metrics_allow */
 	long db_busy_timeout_ms;
 	long fcgi_children;              /* worker processes per endpoint */
+	const char *log_requests_name;   /* "all", "errors" or "off" */
+	enum config_log_requests log_requests;  /* derived from it */
 	const char *run_dir;             /* sockets, pids, metrics segment */
 };
 

@@ -458,11 +458,15 @@ static void http_handle(struct http_conn *c)
 	req.body = NULL;
 	secs = (double)(http_now_us() - t0) / 1e6;
 	metrics_observe(c->route->metrics, req.method, req.status, secs);
-	log_event(req.status >= 500 ? LOG_ERROR : LOG_INFO, "request",
-	    LOG_STR("method", http_method_name(req.method)),
-	    LOG_INT("status", req.status), LOG_MS("duration_ms", secs * 1e3),
-	    LOG_STR("client", req.remote_addr),
-	    LOG_STR("user_id", req.user_id[0] ? req.user_id : NULL));
+	if (c->route->log_requests == CONFIG_LOG_REQUESTS_ALL ||
+	    (c->route->log_requests == CONFIG_LOG_REQUESTS_ERRORS &&
+	    req.status >= 400))
+		log_event(req.status >= 500 ? LOG_ERROR : LOG_INFO, "request",
+		    LOG_STR("method", http_method_name(req.method)),
+		    LOG_INT("status", req.status),
+		    LOG_MS("duration_ms", secs * 1e3),
+		    LOG_STR("client", req.remote_addr),
+		    LOG_STR("user_id", req.user_id[0] ? req.user_id : NULL));
 	log_set_request(NULL);
 }
 
@@ -473,6 +477,13 @@ static void http_on_signal(int sig)
 {
 	(void)sig;
 	http_stop = 1;
+}
+
+/* SIGUSR1: reopen the log between requests (http_next). */
+static void http_on_reopen(int sig)
+{
+	(void)sig;
+	log_reopen_request();
 }
 
 /* 1 when fd is a unix-domain socket. */
@@ -505,6 +516,8 @@ int http_is_cgi(void)
  * and never interrupts a read. EPOLLEXCLUSIVE wakes one idle worker per
  * connection, not all of them; the listening socket is non-blocking, so
  * a worker that loses the race for a connection goes back to waiting.
+ * SIGUSR1 is held the same way: the log is reopened here, between
+ * requests, never inside a handler or halfway through a line.
  */
 static int http_next(struct http_conn *c, int ep, const sigset_t *waiting)
 {
@@ -515,6 +528,7 @@ static int http_next(struct http_conn *c, int ep, const sigset_t *waiting)
 		/* A connection the front asked to keep: not supported, since
 		 * an idle kept connection would hold a worker past a stop. */
 		FCGX_Free(&c->fcgi, 1);
+	log_reopen_if_requested();
 	if (http_stop)
 		return -1;
 	if (epoll_pwait(ep, &ev, 1, -1, waiting) <= 0)
@@ -543,7 +557,7 @@ int http_serve(const struct http_route *route)
 	struct http_conn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev;
 	struct sigaction sa;
-	sigset_t stops, waiting;
+	sigset_t held, waiting;
 	int rc = 1, failures = 0, ep = -1, flags;
 
 	if (c == NULL)
@@ -565,18 +579,22 @@ int http_serve(const struct http_route *route)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = http_on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGHUP);
+	sigemptyset(&held);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGUSR1);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = http_on_reopen;
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sigprocmask(SIG_BLOCK, &stops, &waiting);
+	sigprocmask(SIG_BLOCK, &held, &waiting);
 	sigdelset(&waiting, SIGTERM);
 	sigdelset(&waiting, SIGINT);
 	sigdelset(&waiting, SIGHUP);
+	sigdelset(&waiting, SIGUSR1);
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 	ep = epoll_create1(EPOLL_CLOEXEC);

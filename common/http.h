@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "err.h"
 
 enum http_method {
@@ -47,6 +48,7 @@ struct http_route {
 	int body;                     /* POST reads a body: Content-Length required */
 	size_t max_body;              /* bytes; larger bodies are 413 */
 	long read_timeout;            /* seconds a body may take; 408 past it */
+	enum config_log_requests log_requests;  /* which get an access line */
 	void (*handle)(void *ctx, struct http_req *req);
 	void *ctx;
 };
@@ -56,7 +58,8 @@ struct http_route {
  * exactly one request from the environment and stdin (plain CGI). Method,
  * body size and Content-Length are checked before handle runs; a handler
  * that sends no reply yields a 500. A stop signal that arrives during a
- * request takes effect after it is answered. Returns the exit status.
+ * request takes effect after it is answered; SIGUSR1 (reopen the log,
+ * log_reopen) too. Returns the exit status.
  */
 int http_serve(const struct http_route *route);
 

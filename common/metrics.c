@@ -22,7 +22,7 @@
 #include "ownfile.h"
 
 #define METRICS_MAGIC 0x4d54454d48545541ULL   /* "AUTHMETM" little-endian */
-#define METRICS_LAYOUT 2
+#define METRICS_LAYOUT 3
 #define METRICS_PROCS 16                    /* supervised processes */
 #define METRICS_HANDLERS 16
 #define METRICS_METHODS 3
@@ -74,6 +74,7 @@ struct metrics_seg {
 	uint64_t sum_ns[METRICS_HANDLERS][METRICS_METHODS];
 	uint64_t counters[METRICS_COUNTER__MAX];
 	uint64_t restarts[METRICS_PROCS];
+	struct log_shared log;     /* lines dropped, a line cut short */
 };
 
 struct metrics {
@@ -166,6 +167,8 @@ struct metrics *metrics_open(const char *run_dir, const char *handler)
 	if (m->seg == NULL)
 		log_event(LOG_WARN, "metrics_unavailable", LOG_STR("reason", why),
 		    LOG_STR("path", path));
+	else
+		log_set_shared(&m->seg->log);
 	return m;
 }
 
@@ -173,6 +176,8 @@ void metrics_close(struct metrics *m)
 {
 	if (m == NULL)
 		return;
+	if (m->seg != NULL && log_get_shared() == &m->seg->log)
+		log_set_shared(NULL);
 	if (m->seg != NULL)
 		munmap(m->seg, sizeof(*m->seg));
 	free(m);
@@ -337,6 +342,15 @@ static void metrics_render_counters(const struct metrics_seg *s, FILE *f)
 	}
 }
 
+static void metrics_render_log(const struct metrics_seg *s, FILE *f)
+{
+	fprintf(f, "# HELP auth_log_dropped_total Log lines dropped because "
+	    "the log did not take them at once (a full disk, a stalled "
+	    "journal).\n# TYPE auth_log_dropped_total counter\n"
+	    "auth_log_dropped_total %llu\n",
+	    (unsigned long long)(s ? metrics_load(&s->log.dropped) : 0));
+}
+
 static void metrics_render_restarts(const struct metrics_seg *s, FILE *f)
 {
 	size_t i;
@@ -365,6 +379,7 @@ int metrics_render(const struct metrics *m, const struct metrics_gauge *g,
 	}
 	metrics_render_counters(s, f);
 	metrics_render_restarts(s, f);
+	metrics_render_log(s, f);
 	for (i = 0; i < ngauges; i++)
 		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", g[i].name,
 		    g[i].help, g[i].name, g[i].name, (long long)g[i].value);

@@ -222,6 +222,21 @@ static void prefork_reap(struct prefork *pf)
 	}
 }
 
+/*
+ * SIGUSR1 (a log rotation): reopen the master's log, then pass the signal
+ * to every worker, which reopens its own between two requests.
+ */
+static void prefork_reopen(struct prefork *pf)
+{
+	int i, n = 0;
+
+	(void)log_reopen();
+	for (i = 0; i < pf->n; i++)
+		if (pf->slots[i].pid > 0 && kill(pf->slots[i].pid, SIGUSR1) == 0)
+			n++;
+	log_event(LOG_INFO, "log_reopened", LOG_INT("workers", n));
+}
+
 /* One signal from the signalfd: 1 stop, 2 reload, 0 go on. */
 static int prefork_signal(struct prefork *pf)
 {
@@ -231,6 +246,10 @@ static int prefork_signal(struct prefork *pf)
 		return 0;
 	if (si.ssi_signo == SIGCHLD) {
 		prefork_reap(pf);
+		return 0;
+	}
+	if (si.ssi_signo == SIGUSR1) {
+		prefork_reopen(pf);
 		return 0;
 	}
 	log_event(LOG_INFO, si.ssi_signo == SIGHUP ? "reload" : "stop",
@@ -306,10 +325,16 @@ int prefork_run(int children, const struct prefork_duty *duty, int *channel)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, &pf.orig);
 	/* A reload re-executes with SIGHUP still blocked (below); workers
 	 * start from the mask as it was before any of this. */
 	sigdelset(&pf.orig, SIGHUP);
+	/* Except SIGUSR1, whose default action kills: blocked for good, so a
+	 * worker that gets it before its handler is set (http.c takes it
+	 * between requests), or a master re-executing for a reload, keeps
+	 * it pending rather than dies of it. */
+	sigaddset(&pf.orig, SIGUSR1);
 	pf.sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (pf.sfd < 0)
 		goto out;

@@ -28,9 +28,11 @@ struct prefork_duty {
  * waits for every worker and returns 1. On SIGHUP it stops the workers
  * the same way and returns 2: the caller re-executes itself to load keys
  * and settings anew, keeping the listening socket (connections wait in
- * its backlog meanwhile). Workers get SIGTERM if the master dies. -1 if
- * no worker could start. In the master, the signal mask is restored
- * before returning.
+ * its backlog meanwhile). On SIGUSR1 it reopens its log (log_reopen) and
+ * passes the signal to the workers. Workers get SIGTERM if the master
+ * dies. -1 if no worker could start. In the master, the signal mask is
+ * restored before returning, except that SIGUSR1 stays blocked (as in
+ * the workers, which must take it where they choose).
  */
 int prefork_run(int children, const struct prefork_duty *duty, int *channel);
 

@@ -5,12 +5,19 @@
  *
  * What to run comes from RUN_DIR/supervise.tab (written by start.sh), one
  * process a line, fields separated by tabs:
- *     name  socket  stderr  argv0  argv1 ...
+ *     name  socket  stderr  reopen  argv0  argv1 ...
  * socket is a unix socket path the supervisor binds once and hands to
  * every incarnation as fd 0 ("-": none); stderr is the file the process
- * appends its log to. Because the supervisor keeps the listening socket,
- * a restart loses no connection: while a master is down, the front's
- * connections wait in the socket's backlog instead of failing.
+ * appends its log to ("-": the supervisor's own stderr, e.g. the
+ * journal), named to it in AUTH_LOG_FILE; reopen is the signal that
+ * makes the process reopen its logs after a rotation: USR1 (our
+ * endpoints, common/log.c), HUP (lighttpd) or "-". Because the
+ * supervisor keeps the listening socket, a restart loses no connection:
+ * while a master is down, the front's connections wait in the socket's
+ * backlog instead of failing.
+ *
+ * SIGUSR1 to the supervisor (scripts/reopen-logs.sh): it reopens its own
+ * log (AUTH_LOG_FILE) and passes each process its reopen signal.
  *
  * A process that dies is started again at once; one that keeps dying
  * within PROC_QUICK_S of its start waits 1, 2, 4 ... 32 s between tries
@@ -54,7 +61,8 @@
 struct proc {
 	char name[32];
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char errlog[PATH_MAX];
+	char errlog[PATH_MAX];       /* "": keep the supervisor's stderr */
+	int reopen_sig;              /* 0: none */
 	char *argv[PROC_ARGS + 1];
 	int listen_fd;               /* -1: none */
 	pid_t pid;                   /* 0: not running */
@@ -115,8 +123,8 @@ static int sup_parse(struct sup *s, const char *path)
 	for (line = strtok_r(s->tab, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		struct proc *p = &s->procs[s->n];
-		char *field[3 + PROC_ARGS], *fs = NULL, *f;
-		int nf = 0, i;
+		char *field[4 + PROC_ARGS], *fs = NULL, *f;
+		int nf = 0, i, sig = -1;
 
 		if (*line == '#' || *line == '\0')
 			continue;
@@ -125,10 +133,14 @@ static int sup_parse(struct sup *s, const char *path)
 			    PROC_MAX);
 			return -1;
 		}
-		for (f = strtok_r(line, "\t", &fs); f != NULL && nf < 3 + PROC_ARGS;
+		for (f = strtok_r(line, "\t", &fs); f != NULL && nf < 4 + PROC_ARGS;
 		    f = strtok_r(NULL, "\t", &fs))
 			field[nf++] = f;
-		if (nf < 4 || f != NULL ||
+		if (nf >= 4)
+			sig = strcmp(field[3], "USR1") == 0 ? SIGUSR1 :
+			    strcmp(field[3], "HUP") == 0 ? SIGHUP :
+			    strcmp(field[3], "-") == 0 ? 0 : -1;
+		if (nf < 5 || f != NULL || sig < 0 ||
 		    strlen(field[0]) >= sizeof(p->name) ||
 		    strlen(field[1]) >= sizeof(p->sock) ||
 		    strlen(field[2]) >= sizeof(p->errlog)) {
@@ -141,10 +153,12 @@ static int sup_parse(struct sup *s, const char *path)
 		snprintf(p->name, sizeof(p->name), "%s", field[0]);
 		snprintf(p->sock, sizeof(p->sock), "%s",
 		    strcmp(field[1], "-") == 0 ? "" : field[1]);
-		snprintf(p->errlog, sizeof(p->errlog), "%s", field[2]);
-		for (i = 3; i < nf; i++)
-			p->argv[i - 3] = field[i];
-		p->argv[nf - 3] = NULL;
+		snprintf(p->errlog, sizeof(p->errlog), "%s",
+		    strcmp(field[2], "-") == 0 ? "" : field[2]);
+		p->reopen_sig = sig;
+		for (i = 4; i < nf; i++)
+			p->argv[i - 4] = field[i];
+		p->argv[nf - 4] = NULL;
 		p->listen_fd = -1;
 		s->n++;
 	}
@@ -179,16 +193,27 @@ static int sup_listen(struct proc *p)
 /* In the child: become p's process. Never returns. */
 static void sup_exec(struct sup *s, struct proc *p, pid_t parent)
 {
+	sigset_t mask = s->orig;
 	int fd;
 
-	sigprocmask(SIG_SETMASK, &s->orig, NULL);
+	/* A program that reopens on SIGUSR1 starts with it blocked (kept
+	 * across exec) until it takes it: one that arrives while the
+	 * program loads waits instead of killing it. */
+	if (p->reopen_sig == SIGUSR1)
+		sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 		_exit(111);
-	fd = open(p->errlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY, 0600);
-	if (fd >= 0) {
-		(void)dup2(fd, STDERR_FILENO);
-		(void)dup2(fd, STDOUT_FILENO);
+	if (p->errlog[0] != '\0') {
+		fd = open(p->errlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		    O_NOCTTY, 0600);
+		if (fd >= 0) {
+			(void)dup2(fd, STDERR_FILENO);
+			(void)dup2(fd, STDOUT_FILENO);
+		}
+		/* What log_reopen opens again after a rotation. */
+		if (setenv("AUTH_LOG_FILE", p->errlog, 1) != 0)
+			_exit(111);
 	}
 	if (p->listen_fd >= 0)
 		(void)dup2(p->listen_fd, STDIN_FILENO);   /* clears CLOEXEC */
@@ -307,6 +332,22 @@ static void sup_stop(struct sup *s)
 	} while (alive);
 }
 
+/* SIGUSR1: reopen our log, then have every process reopen its own. */
+static void sup_reopen(struct sup *s)
+{
+	int i, n = 0;
+
+	(void)log_reopen();
+	for (i = 0; i < s->n; i++) {
+		const struct proc *p = &s->procs[i];
+
+		if (p->pid > 0 && p->reopen_sig != 0 &&
+		    kill(p->pid, p->reopen_sig) == 0)
+			n++;
+	}
+	log_event(LOG_INFO, "log_reopened", LOG_INT("processes", n));
+}
+
 /* Until SIGTERM/SIGINT: wait for deaths and due restarts. */
 static void sup_loop(struct sup *s)
 {
@@ -332,6 +373,10 @@ static void sup_loop(struct sup *s)
 			continue;
 		if (si.ssi_signo == SIGCHLD) {
 			sup_reap(s, 0);
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR1) {
+			sup_reopen(s);
 			continue;
 		}
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
@@ -365,6 +410,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);     /* taken and ignored: not a stop */
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, &s.orig);
 	s.sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (s.sfd < 0)

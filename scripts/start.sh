@@ -71,7 +71,15 @@ chmod 0700 "$RUN_DIR" || die "cannot make RUN_DIR $RUN_DIR private (mode 0700)"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
 export RUN_DIR HOST PORT FCGI_CHILDREN READ_TIMEOUT
 LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
-for f in "$RUN_DIR/auth.log" "$RUN_DIR/lighttpd.log" "$LOG_FILE"; do
+# LOG_FILE=/dev/stderr: every process writes to this script's stderr as
+# it is (under systemd, the journal: common/log.c tags each line with its
+# priority there); nothing is opened, so there is nothing to reopen.
+log_tab=$LOG_FILE
+[ "$LOG_FILE" = /dev/stderr ] && log_tab=-
+# The supervisor's own, set below when there is a file to reopen; never
+# one left in the caller's environment.
+unset AUTH_LOG_FILE
+for f in "$RUN_DIR/auth.log" "$RUN_DIR/lighttpd.log" "$RUN_DIR/lighttpd.stderr" "$LOG_FILE"; do
 	# Only our own regular files (LOG_FILE may be /dev/stderr).
 	if [ -f "$f" ] && [ -O "$f" ]; then chmod 0600 "$f"; fi
 done
@@ -122,21 +130,31 @@ cleanup() {
 }
 
 # What the supervisor runs (sbin/supervise.c): each endpoint's master on
-# its socket, then the front. A line: name, socket, log, argv (tabs).
+# its socket, then the front. A line: name, socket, log, the signal that
+# makes it reopen its log after a rotation, argv (tabs). lighttpd opens
+# and reopens (SIGHUP) lighttpd.log itself; its stderr only ever gets
+# what it says before that log is open (a bad setting, a port taken), in
+# a file of its own that no rotation renames away from under it.
 env_bin=$(command -v env)
 {
 	for ep in $ENDPOINTS; do
 		var=$(children_var "$ep")
-		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$ep" "$RUN_DIR/$ep.sock" \
-			"$LOG_FILE" "$env_bin" "FCGI_CHILDREN=${!var}" "$BIN_DIR/$ep"
+		printf '%s\t%s\t%s\tUSR1\t%s\t%s\t%s\n' "$ep" "$RUN_DIR/$ep.sock" \
+			"$log_tab" "$env_bin" "FCGI_CHILDREN=${!var}" "$BIN_DIR/$ep"
 	done
-	printf 'front\t-\t%s\t%s\t-D\t-f\t%s\n' "$RUN_DIR/lighttpd.log" \
+	printf 'front\t-\t%s\tHUP\t%s\t-D\t-f\t%s\n' "$RUN_DIR/lighttpd.stderr" \
 		"$(command -v lighttpd)" "$root/lighttpd.conf"
 } > "$RUN_DIR/supervise.tab"
 
 # Its own session: Ctrl-C in a terminal reaches this script, which stops
-# the stack in order, not every process at once.
-setsid "$SUPERVISE" "$RUN_DIR" </dev/null >/dev/null 2>>"$LOG_FILE" &
+# the stack in order, not every process at once. AUTH_LOG_FILE is what
+# it reopens on SIGUSR1 (scripts/reopen-logs.sh).
+if [ "$log_tab" = - ]; then
+	setsid "$SUPERVISE" "$RUN_DIR" </dev/null >/dev/null &
+else
+	AUTH_LOG_FILE=$LOG_FILE setsid "$SUPERVISE" "$RUN_DIR" </dev/null \
+		>/dev/null 2>>"$LOG_FILE" &
+fi
 sup=$!
 
 # Ready when /healthz answers: lighttpd binds within milliseconds, a worker
@@ -156,13 +174,17 @@ for _ in $(seq 1 400); do
 	[ -z "$front" ] && front=$f
 	if [ -n "$front" ] && { [ "$f" != "$front" ] || ! kill -0 "$front" 2>/dev/null; }; then
 		cleanup
-		die "lighttpd exited: $(tail -n 1 "$RUN_DIR/lighttpd.log" 2>/dev/null)"
+		# Its last word: in its log, or on stderr when it died before
+		# opening its log; whichever file changed last.
+		said=$RUN_DIR/lighttpd.log
+		[ "$RUN_DIR/lighttpd.stderr" -nt "$said" ] && said=$RUN_DIR/lighttpd.stderr
+		die "lighttpd exited: $(tail -n 1 "$said" 2>/dev/null)"
 	fi
 	sleep 0.05
 done
 if [ $ready -ne 1 ]; then
 	cleanup
-	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/lighttpd.log and $LOG_FILE)"
+	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/lighttpd.log, $RUN_DIR/lighttpd.stderr and $LOG_FILE)"
 fi
 echo "auth-svc: serving http://$HOST:$PORT ($FCGI_CHILDREN processes per endpoint; log $LOG_FILE)"
 

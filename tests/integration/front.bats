@@ -62,9 +62,11 @@ fresh_env() {
 }
 
 @test "lighttpd's log holds no warning about its configuration" {
-	cat "$RUN_DIR/lighttpd.log"
+	# What it says before its log is open goes to its stderr.
+	cat "$RUN_DIR/lighttpd.log" "$RUN_DIR/lighttpd.stderr"
 	grep -q 'server started' "$RUN_DIR/lighttpd.log"
-	run grep -Ei 'warning|unknown config-key|deprecated' "$RUN_DIR/lighttpd.log"
+	run grep -Ei 'warning|unknown config-key|deprecated' "$RUN_DIR/lighttpd.log" \
+		"$RUN_DIR/lighttpd.stderr"
 	[ "$status" -eq 1 ]
 }
 

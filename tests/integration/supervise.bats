@@ -94,7 +94,7 @@ metric() {
 
 @test "a process that keeps dying is backed off, and the log says why" {
 	mkdir -p "$RUN_DIR"
-	printf 'front\t-\t%s\t/bin/sh\t-c\texit 3\n' "$WORK/dying.log" > "$RUN_DIR/supervise.tab"
+	printf 'front\t-\t%s\t-\t/bin/sh\t-c\texit 3\n' "$WORK/dying.log" > "$RUN_DIR/supervise.tab"
 	"$BIN_DIR/../sbin/supervise" "$RUN_DIR" 2> "$WORK/sup.log" &
 	sup=$!
 	sleep 4.5

@@ -14,7 +14,7 @@ static const char *const all_vars[] = {
 	"ACCESS_TTL", "REFRESH_TTL", "BCRYPT_COST", "MAX_BODY_BYTES",
 	"CLOCK_SKEW", "REFRESH_REUSE_INTERVAL", "LOGIN_MAX_FAILURES",
 	"LOGIN_ADDR_MAX_FAILURES", "LOGIN_WINDOW", "DB_BUSY_TIMEOUT_MS",
-	"FCGI_CHILDREN", "RUN_DIR",
+	"FCGI_CHILDREN", "RUN_DIR", "LOG_REQUESTS",
 };
 
 #define N_VARS (sizeof(all_vars) / sizeof(all_vars[0]))
@@ -100,6 +100,8 @@ static void test_defaults(void **state)
 	assert_int_equal(l.cfg.db_busy_timeout_ms, 5000);
 	assert_int_equal(l.cfg.fcgi_children, 2);
 	assert_string_equal(l.cfg.run_dir, "./run");
+	assert_string_equal(l.cfg.log_requests_name, "all");
+	assert_int_equal(l.cfg.log_requests, CONFIG_LOG_REQUESTS_ALL);
 }
 
 static void test_values_from_environment(void **state)
@@ -280,6 +282,32 @@ static void test_password_hash(void **state)
 	load_ok_with(&l, "PASSWORD_HASH", "bcrypt");
 	assert_string_equal(l.cfg.password_hash, "bcrypt");
 	assert_int_equal(l.cfg.hash_method, CONFIG_HASH_BCRYPT);
+	clear_env();
+}
+
+/* LOG_REQUESTS: exactly one of three words; one line naming it else. */
+static void test_log_requests(void **state)
+{
+	static const char *const bad[] = {
+		"ALL", "none", "error", "errors ", "0", "1", "", "all,errors",
+		"offoffoffoffoffoffoff",
+	};
+	struct load l;
+
+	(void)state;
+	load_ok_with(&l, "LOG_REQUESTS", "all");
+	assert_int_equal(l.cfg.log_requests, CONFIG_LOG_REQUESTS_ALL);
+	load_ok_with(&l, "LOG_REQUESTS", "errors");
+	assert_int_equal(l.cfg.log_requests, CONFIG_LOG_REQUESTS_ERRORS);
+	load_ok_with(&l, "LOG_REQUESTS", "off");
+	assert_int_equal(l.cfg.log_requests, CONFIG_LOG_REQUESTS_OFF);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		load_bad_with("LOG_REQUESTS", bad[i], "LOG_REQUESTS");
+	clear_env();
+	set("LOG_REQUESTS", "verbose");
+	assert_int_equal(load(&l), -1);
+	assert_string_equal(l.err,
+	    "LOG_REQUESTS must be all, errors or off (got 'verbose')");
 	clear_env();
 }
 
@@ -598,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_integer_bounds),
 		cmocka_unit_test(test_bcrypt_cost),
 		cmocka_unit_test(test_password_hash),
+		cmocka_unit_test(test_log_requests),
 		cmocka_unit_test(test_database_url_accepted),
 		cmocka_unit_test(test_database_url_refused),
 		cmocka_unit_test(test_database_url_secret_not_echoed),

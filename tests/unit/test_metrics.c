@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +15,15 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 #include "fixture.h"
 
-#define SEG_NAME "metrics-v2.shm"
+#define SEG_NAME "metrics-v3.shm"
 
 struct mt {
 	struct fx fx;
-	char seg[FX_PATH_MAX + 32];  /* dir/metrics-v2.shm */
+	char seg[FX_PATH_MAX + 32];  /* dir/metrics-v3.shm */
 };
 
 static int mt_setup(void **state)
@@ -811,6 +813,56 @@ static void test_restarts(void **state)
 	assert_int_equal(metrics_restarted(NULL, "login"), 0);
 }
 
+/*
+ * Log lines any process of the node drops are counted in the segment
+ * (which registers itself with log.c) and shown even at zero; closing
+ * the handle that registered it stops the counting there.
+ */
+static void test_log_dropped(void **state)
+{
+	struct mt *t = *state;
+	struct metrics *m = metrics_open(t->fx.dir, "/auth/me");
+	struct metrics *other;
+	int full = open("/dev/full", O_WRONLY | O_CLOEXEC), saved;
+	char *out;
+
+	assert_true(full >= 0);
+	out = render(m, NULL, 0);
+	assert_non_null(strstr(out, "# TYPE auth_log_dropped_total counter\n"
+	    "auth_log_dropped_total 0\n"));
+	free(out);
+	assert_non_null(log_get_shared());
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(full, STDERR_FILENO), STDERR_FILENO);
+	log_output_changed();
+	log_event(LOG_INFO, "lost", LOG_INT("n", 1));
+	log_event(LOG_INFO, "lost", LOG_INT("n", 2));
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(full);
+	log_output_changed();
+	/* Another process's view of the node shows them. */
+	other = metrics_open(t->fx.dir, NULL);
+	metrics_close(other);
+	out = render(m, NULL, 0);
+	assert_non_null(strstr(out, "\nauth_log_dropped_total 2\n"));
+	free(out);
+	/* A second handle took over the registration; closing it let go. */
+	assert_null(log_get_shared());
+	other = metrics_open(t->fx.dir, NULL);
+	assert_non_null(log_get_shared());
+	metrics_close(m);
+	assert_non_null(log_get_shared());
+	metrics_close(other);
+	assert_null(log_get_shared());
+	/* Without a segment the exposition still says 0. */
+	out = render(NULL, NULL, 0);
+	assert_non_null(strstr(out, "\nauth_log_dropped_total 0\n"));
+	free(out);
+}
+
 static void test_render_format(void **state)
 {
 	static const struct metrics_gauge g[] = {
@@ -866,14 +918,14 @@ static void test_render_format(void **state)
 	regfree(&comment_re);
 	/*
 	 * 4 request series, 3 histograms of 12 buckets + sum + count, 7
-	 * counters, 12 process restart counters, 2 gauges and
-	 * auth_metrics_shared.
+	 * counters, 12 process restart counters, dropped log lines, 2
+	 * gauges and auth_metrics_shared.
 	 */
-	assert_int_equal(samples, 4 + 3 * 14 + 7 + 12 + 2 + 1);
+	assert_int_equal(samples, 4 + 3 * 14 + 7 + 12 + 1 + 2 + 1);
 	assert_int_equal(lines, fx_lines(out));
 	/* One TYPE line per family. */
-	assert_int_equal(lines_with(out, "# TYPE "), 9);
-	assert_int_equal(lines_with(out, "# HELP "), 9);
+	assert_int_equal(lines_with(out, "# TYPE "), 10);
+	assert_int_equal(lines_with(out, "# HELP "), 10);
 	free(out);
 	metrics_close(m);
 	metrics_close(j);
@@ -908,6 +960,7 @@ int main(void)
 		T(test_symlink_refused),
 		T(test_loose_mode_refused),
 		T(test_restarts),
+		T(test_log_dropped),
 		T(test_render_format),
 		cmocka_unit_test(test_close_null),
 	};

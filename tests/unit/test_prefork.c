@@ -40,6 +40,8 @@ struct worker_msg {
 	pid_t pid;
 	int sock;                 /* 1 when fd 0 is the inherited socket */
 	int echo;                 /* 1 master answered on the channel, 0 none */
+	int usr1_held;            /* 1 when it started with SIGUSR1 blocked */
+	int usr1;                 /* 1: this message says it got SIGUSR1 */
 };
 
 struct master {
@@ -50,12 +52,18 @@ struct master {
 	int with_duty;
 };
 
-static volatile sig_atomic_t worker_stop;
+static volatile sig_atomic_t worker_stop, worker_usr1;
 
 static void worker_on_term(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
+}
+
+static void worker_on_usr1(int sig)
+{
+	(void)sig;
+	worker_usr1 = 1;
 }
 
 /* Leave a forked child; exit() under coverage so its counts are kept. */
@@ -137,9 +145,10 @@ static int echo_round(int channel)
 }
 
 /*
- * A worker: say hello, wait for SIGTERM, say goodbye. With a channel,
- * each message first does a round trip to the master: the goodbye one
- * proves the master still answers while it stops its workers.
+ * A worker: say hello, wait for SIGTERM, say goodbye; say so on each
+ * SIGUSR1 meanwhile. With a channel, each message first does a round
+ * trip to the master: the goodbye one proves the master still answers
+ * while it stops its workers.
  */
 static void worker_main(int wfd, int channel)
 {
@@ -148,20 +157,33 @@ static void worker_main(int wfd, int channel)
 	sigset_t block, wait_mask;
 
 	memset(&sa, 0, sizeof(sa));
+	memset(&msg, 0, sizeof(msg));
 	sa.sa_handler = worker_on_term;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = worker_on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	msg.usr1_held = sigismember(&wait_mask, SIGUSR1) == 1;
 	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGUSR1);
 	msg.pid = getpid();
 	msg.sock = fd0_is_socket();
 	msg.echo = echo_round(channel);
 	if (write_all(wfd, &msg, sizeof(msg)) != 0)
 		child_exit(5);
-	while (!worker_stop)
+	while (!worker_stop) {
 		sigsuspend(&wait_mask);
+		if (worker_usr1 && !worker_stop) {
+			worker_usr1 = 0;
+			msg.usr1 = 1;
+			if (write_all(wfd, &msg, sizeof(msg)) != 0)
+				child_exit(6);
+			msg.usr1 = 0;
+		}
+	}
 	msg.pid = -getpid();
 	msg.echo = echo_round(channel);
 	(void)write_all(wfd, &msg, sizeof(msg));
@@ -266,6 +288,9 @@ static pid_t next_worker(struct master *m, int ms)
 	assert_int_equal(msg.sock, 1);
 	/* With a duty every round trip is answered; without, no channel. */
 	assert_int_equal(msg.echo, m->with_duty);
+	/* SIGUSR1 waits, blocked, until the worker chooses to take it. */
+	assert_int_equal(msg.usr1_held, 1);
+	assert_int_equal(msg.usr1, 0);
 	return msg.pid;
 }
 
@@ -443,6 +468,47 @@ static void test_sighup_reload(void **state)
 	assert_int_equal(log_count(t->log, "\"event\":\"worker_exited\""), 0);
 }
 
+/*
+ * SIGUSR1 to the master (a log rotation): it reopens AUTH_LOG_FILE,
+ * says so there, and passes the signal to each worker; it goes on.
+ */
+static void test_sigusr1_reopens_and_forwards(void **state)
+{
+	struct pf *t = *state;
+	struct worker_msg msg;
+	char renamed[FX_PATH_MAX + 32];
+	pid_t w1, w2, got[2];
+	int i, n;
+
+	snprintf(renamed, sizeof(renamed), "%s.1", t->log);
+	assert_int_equal(setenv("AUTH_LOG_FILE", t->log, 1), 0);
+	start_two(t, 0, &w1, &w2);
+	assert_int_equal(unsetenv("AUTH_LOG_FILE"), 0);
+	assert_int_equal(rename(t->log, renamed), 0);
+	assert_int_equal(kill(t->m.pid, SIGUSR1), 0);
+	for (i = 0; i < 2; i++) {
+		if (read_within(t->m.workers_rd, &msg, sizeof(msg), WAIT_MS) != 0)
+			fail_msg("worker %d got no SIGUSR1 within %d ms", i,
+			    WAIT_MS);
+		assert_int_equal(msg.usr1, 1);
+		got[i] = msg.pid;
+	}
+	assert_true((got[0] == w1 && got[1] == w2) ||
+	    (got[0] == w2 && got[1] == w1));
+	/* The master's own line lands in the new file, not the renamed. */
+	for (n = 0; n < WAIT_MS / 10 && access(t->log, F_OK) != 0; n++)
+		usleep(10000);
+	for (n = 0; n < WAIT_MS / 10 &&
+	    log_count(t->log, "\"event\":\"log_reopened\"") == 0; n++)
+		usleep(10000);
+	assert_int_equal(log_count(t->log, "\"event\":\"log_reopened\","
+	    "\"workers\":2"), 1);
+	assert_int_equal(log_count(renamed, "log_reopened"), 0);
+	assert_int_equal(log_count(renamed, "worker_started"), 2);
+	/* It still serves, and stops as ever. */
+	stop_and_check(t, w1, w2, SIGTERM, 1);
+}
+
 static void test_sigint_stops(void **state)
 {
 	struct pf *t = *state;
@@ -524,6 +590,7 @@ int main(void)
 		T(test_start_respawn_term),
 		T(test_sighup_reload),
 		T(test_sigint_stops),
+		T(test_sigusr1_reopens_and_forwards),
 		T(test_master_death_stops_workers),
 		T(test_duty),
 	};
