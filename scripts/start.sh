@@ -2,6 +2,7 @@
 # start.sh [--background]: run the whole stack on this machine.
 #   1. load .env (the environment wins over it)
 #   2. dev keys if the configured ones are absent and not set explicitly
+#      (the HS256 refresh key only with REFRESH_TOKEN_SIGNING=hs256)
 #   3. migrations (scripts/migrate.sh)
 #   4. every endpoint checks its configuration: a bad setting stops here
 #      with one line naming it
@@ -97,6 +98,12 @@ if [ "${JWT_PRIVATE_KEY_PATH:-./keys/jwt_private.pem}" = ./keys/jwt_private.pem 
 	[ ! -e ./keys/jwt_private.pem ]; then
 	echo "start: no JWT keys in ./keys; generating DEVELOPMENT keys" >&2
 	"$root/scripts/gen-keys.sh" ./keys
+fi
+if [ "${REFRESH_TOKEN_SIGNING:-rs256}" = hs256 ] &&
+	[ "${REFRESH_KEY_PATH:-./keys/refresh.key}" = ./keys/refresh.key ] &&
+	[ ! -e ./keys/refresh.key ]; then
+	echo "start: no refresh key in ./keys; generating a DEVELOPMENT refresh key" >&2
+	"$root/scripts/gen-keys.sh" --refresh ./keys
 fi
 
 "$root/scripts/migrate.sh" up
