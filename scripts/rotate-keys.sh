@@ -187,18 +187,22 @@ is_master() {
 workers() { tr ' ' '\n' < "/proc/$1/task/$1/children" | sed '/^$/d' | sort; }
 
 # expected_workers EP PID: the number of workers master PID keeps, in $val:
-# FCGI_CHILDREN in its environment, which start.sh set for it from
-# FCGI_CHILDREN_<EP> or FCGI_CHILDREN (and a reload keeps).
+# FCGI_CHILDREN in its environment, which start.sh set for it (lib.sh
+# children_of: FCGI_CHILDREN_<EP>, FCGI_CHILDREN, or the machine's
+# default), and a reload keeps.
 expected_workers() {
 	local n var
 	n=$({ tr '\0' '\n' < "/proc/$2/environ"; } 2>/dev/null |
 		sed -n 's/^FCGI_CHILDREN=//p' | tail -n 1 || true)
 	if ! [[ $n =~ ^[0-9]{1,2}$ ]] || [ "$((10#$n))" -lt 1 ] || [ "$((10#$n))" -gt 64 ]; then
 		# Unreadable: what start.sh would have given it.
-		var=FCGI_CHILDREN_${1^^}
-		[ -n "${!var:-}" ] || var=FCGI_CHILDREN
-		int_setting "$var" 2 1 64
-		n=$val
+		var=$(children_var "$1")
+		if [ -n "$var" ]; then
+			int_setting "$var" 2 1 64
+			n=$val
+		else
+			n=$(children_of "$1")
+		fi
 	fi
 	val=$((10#$n))
 }

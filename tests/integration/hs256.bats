@@ -2,7 +2,8 @@
 # REFRESH_TOKEN_SIGNING through the real stack: hs256 pairs (RS256 access,
 # HS256 refresh), switching either way with live tokens on the same
 # database and keys, rotate-keys.sh --refresh, the key's file and secrecy,
-# no algorithm confusion on any bearer route nor on refresh and logout.
+# no algorithm confusion on any bearer route nor on refresh and logout,
+# and worker counts sized from the machine.
 
 load helper
 
@@ -508,4 +509,24 @@ no_confusion() {
 	[ "$(stat -c %a "$WORK/keys/refresh.key")" = 600 ]
 	register dev@example.com
 	[ "$(kid_of "$refresh")" = "$(key_kid "$WORK/keys/refresh.key")" ]
+}
+
+@test "start.sh sizes worker counts from the machine's cores unless set" {
+	unset FCGI_CHILDREN
+	cores=$(nproc)
+	want_refresh=$((cores * 6 > 64 ? 64 : cores * 6))
+	want_other=$((cores < 2 ? 2 : cores))
+	export ENDPOINTS="healthz me refresh"
+	stack_start
+	has_workers refresh "$want_refresh"
+	has_workers me "$want_other"
+	has_workers healthz "$want_other"
+	grep -q "refresh $want_refresh" "$WORK/start.out"
+	stack_stop
+	# FCGI_CHILDREN sets every endpoint; FCGI_CHILDREN_<EP> one.
+	export FCGI_CHILDREN=3 FCGI_CHILDREN_ME=1
+	stack_start
+	has_workers refresh 3
+	has_workers healthz 3
+	has_workers me 1
 }
