@@ -41,7 +41,7 @@ BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(BUILD)/sbin/supervise
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
-        bench bench-build bench-scale bench-logs soak \
+        bench bench-build bench-scale soak \
         install clean
 .DEFAULT_GOAL := all
 
@@ -155,10 +155,6 @@ bench: deps
 
 bench-scale: deps
 	bench/run.sh --scale
-
-# Only me with LOG_REQUESTS=all and off, in turn: what the access lines cost.
-bench-logs: deps
-	bench/run.sh --logs
 
 # A long mixed load (SOAK_SECONDS, default 600): memory and descriptors per
 # process kind at start, middle and end, and every error answer.

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# bench/run.sh [--duration S] [--scale | --logs]: measure the release build
-# of the real stack (started by scripts/start.sh, as users run it) on a free
-# port with a temporary database, against the ceilings of this same machine:
+# bench/run.sh [--duration S] [--scale] [--only LIST] [--sweep COUNTS]:
+# measure the release build of the real stack (started by
+# scripts/start.sh, as users run it) on a free port with a temporary
+# database, against the ceilings of this same machine:
 #   hello    a bare FastCGI responder behind the same lighttpd setup
 #   rsa      openssl speed -multi $(nproc) rsa2048: refresh ceiling
 #            1 / (2/sign + 1/verify)
+#   hs256    the same RSA signing rate and openssl speed -hmac sha256 on
+#            256-byte inputs: ceiling of refresh with
+#            REFRESH_TOKEN_SIGNING=hs256, 1 / (1/sign + 2/hmac)
 #   hash     the configured password hash with $(nproc) processes: the
 #            login and register ceiling
+# Refresh is measured four ways, each on a stack of its own: rs256 and
+# hs256, each tuned (FCGI_CHILDREN_REFRESH as below) and at the defaults
+# make run has (no worker setting: start.sh sizes them from the cores).
+# --only healthz,me,refresh,login,register runs just those scenarios (the
+# memory figures need a full run). --sweep "4 8 12 16" measures refresh
+# at each of those worker counts, rs256 and hs256 alternately: the
+# measurement behind the defaults.
 # Each ceiling is measured right before the scenario it bounds (this VM's
 # speed drifts by 10-20% within minutes: a ceiling taken at another time
 # would measure the drift); the table shows the ceiling runs too.
@@ -14,13 +25,10 @@
 # the stack's resident memory and its start-up time; writes the same as
 # JSON to build/bench/results.json. --scale preloads 1,000,000 users and
 # 3,000,000 sessions and refresh tokens, then repeats me and refresh.
-# Every scenario also gives the bytes of log it wrote and the CPU the
-# stack's processes spent, per request; me runs a second time right
-# after, on a second stack with LOG_REQUESTS=off (me-log-off), to show
-# what the access lines cost. --logs runs only that comparison: the
-# hello-world ceiling, then me and me-log-off in turn, four times.
 # Settings: DURATION (10 s), CONNECTIONS (16), FCGI_CHILDREN (2),
-# FCGI_CHILDREN_REFRESH (12), BCRYPT_COST (12). Everything it starts is stopped by pid at exit.
+# FCGI_CHILDREN_REFRESH (12, rs256 tuned), FCGI_CHILDREN_REFRESH_HS256 (12,
+# hs256 tuned), BCRYPT_COST (12). Everything it starts is stopped by pid
+# at exit.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,16 +36,19 @@ cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 duration=${DURATION:-10}
-scale=0
-logs_only=0
+scale=0 only="" sweep=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--duration) duration=$2; shift 2 ;;
 	--scale) scale=1; shift ;;
-	--logs) logs_only=1; shift ;;
-	*) echo "usage: bench/run.sh [--duration S] [--scale | --logs]" >&2; exit 2 ;;
+	--only) only=$2; shift 2 ;;
+	--sweep) sweep=$2; shift 2 ;;
+	*) echo "usage: bench/run.sh [--duration S] [--scale] [--only LIST] [--sweep COUNTS]" >&2; exit 2 ;;
 	esac
 done
+[[ $sweep =~ ^[0-9\ ]*$ ]] || { echo "bench: --sweep takes worker counts" >&2; exit 2; }
+# want SCENARIO: it is part of this run.
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 conns=${CONNECTIONS:-16}
 export FCGI_CHILDREN=${FCGI_CHILDREN:-2}
 export BCRYPT_COST=${BCRYPT_COST:-12}
@@ -46,6 +57,9 @@ export BCRYPT_COST=${BCRYPT_COST:-12}
 # busy: measured 6/8/12/16 workers at about 2050/2130/2360/2390 req/s,
 # p99 11.6/12.0/12.2/13.6 ms; 12 is where throughput stops growing.
 export FCGI_CHILDREN_REFRESH=${FCGI_CHILDREN_REFRESH:-12}
+# hs256 rotations spend less CPU each but wait on the same commit:
+# measured (--sweep) best at the same count on 2 cores.
+hs256_children=${FCGI_CHILDREN_REFRESH_HS256:-12}
 procs=$(nproc)
 
 command -v wrk >/dev/null || {
@@ -58,11 +72,11 @@ mkdir -p "$out/hello-bin"
 ln -sf ../hello "$out/hello-bin/healthz"
 
 work=$(mktemp -d)
+: > "$work/results"; : > "$work/rsa"; : > "$work/hs256-ceilings"; : > "$work/hash"
 stacks=()
-# Extra settings of the next stack started (stack_settings=(LOG_REQUESTS=off)).
-stack_settings=()
-# The tokens file users writes and the scenarios read.
-tokens=$work/tokens
+# What the next stack() runs with besides the bench's settings: env(1)
+# arguments (-u NAME, NAME=VALUE), and its refresh token signing.
+extra_env=() signing=rs256
 cleanup() {
 	for d in "${stacks[@]}"; do RUN_DIR=$d ENV_FILE=/dev/null scripts/stop.sh; done
 	# Keep the logs of the run for a look at what the numbers hide.
@@ -80,16 +94,16 @@ stack() {
 	mkdir -p "$dir"
 	port=$(free_port)
 	scripts/gen-keys.sh "$dir/keys" >/dev/null
+	[ "$signing" = rs256 ] || scripts/gen-keys.sh --refresh "$dir/keys" >/dev/null
 	stacks+=("$dir/run")
-	echo "$port" > "$dir/port"
-	( cd "$dir" && env ENV_FILE=/dev/null RUN_DIR="$dir/run" PORT="$port" \
+	( cd "$dir" && env "${extra_env[@]}" ENV_FILE=/dev/null RUN_DIR="$dir/run" PORT="$port" \
+		REFRESH_TOKEN_SIGNING="$signing" REFRESH_KEY_PATH="$dir/keys/refresh.key" \
 		DATABASE_URL="sqlite:///$dir/auth.db" \
 		JWT_PRIVATE_KEY_PATH="$dir/keys/jwt_private.pem" \
 		JWT_PUBLIC_KEY_PATH="$dir/keys/jwt_public.pem" \
 		LOGIN_MAX_FAILURES=1000000 LOGIN_ADDR_MAX_FAILURES=1000000 \
 		REGISTER_ADDR_MAX=0 SUPERVISE="$root/build/release/sbin/supervise" \
 		${2:+ENDPOINTS="$2"} BIN_DIR="${3:-$root/build/release/cgi-bin}" \
-		"${stack_settings[@]}" \
 		"$root/scripts/start.sh" --background ) >"$dir/start.out" 2>&1 || {
 		cat "$dir/start.out" >&2; exit 1; }
 }
@@ -98,14 +112,14 @@ stop_stack() {
 	RUN_DIR=$work/$1/run ENV_FILE=/dev/null scripts/stop.sh
 }
 
-# users N: register N users; writes "email refresh access" lines to $tokens.
+# users N: register N users; writes "email refresh access" lines to $work/tokens.
 users() {
-	: > "$tokens"
+	: > "$work/tokens"
 	for i in $(seq 1 "$1"); do
 		local e="u$i-$RANDOM$RANDOM@bench.test" r
 		r=$(curl -s -X POST "http://127.0.0.1:$port/auth/register" \
 			-d "{\"email\":\"$e\",\"password\":\"bench-password-1\"}")
-		echo "$e $(jq -r .refresh_token <<<"$r") $(jq -r .access_token <<<"$r")" >> "$tokens"
+		echo "$e $(jq -r .refresh_token <<<"$r") $(jq -r .access_token <<<"$r")" >> "$work/tokens"
 	done
 }
 
@@ -126,60 +140,24 @@ settle() {
 		b=$(busy)
 		[ $((b - a)) -le $((2 * procs)) ] && return
 	done
-	# Something else keeps the machine busy: measure all the same (under
-	# set -e the failed test above would end the whole run).
-	echo "bench: the machine did not go idle within 10 s" >&2
+	# Still busy after 10 s (something else runs here): measure anyway.
+	return 0
 }
 
-# run_of PORT: the run directory of the stack serving PORT.
-run_of() {
-	local d
-	for d in "$work"/*/run; do
-		[ "$(cat "$d/../port" 2>/dev/null)" = "$1" ] && echo "$d" && return
-	done
-}
-
-# log_size PORT: bytes in the log of the stack serving PORT (0: none).
-log_size() {
-	stat -c %s "$(run_of "$1")/auth.log" 2>/dev/null || echo 0
-}
-
-# cpu_ticks PORT: clock ticks of CPU (user + system) every process of the
-# stack serving PORT used so far. Less at the mercy of whatever else runs
-# on the machine than the request rate is.
-cpu_ticks() {
-	local p s f
-	for p in $(stack_pids "$(run_of "$1")"); do
-		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		# Fields after the command name: utime and stime are 14 and 15.
-		read -r -a f <<<"${s##*) }"
-		echo $((f[11] + f[12]))
-	done | awk '{ t += $1 } END { print t + 0 }'
-}
-tck=$(getconf CLK_TCK)
-
-# load SCENARIO LABEL PORT CEILING KIND: wrk for $duration seconds against
-# the stack on PORT; appends the result, with the ceiling it is compared
-# to, the bytes of log the stack wrote and the CPU it spent per request,
-# to $work/results and sets $rps.
+# load SCENARIO LABEL PORT CEILING KIND [WORKERS]: wrk for $duration
+# seconds against the stack on PORT; appends the result, with the ceiling
+# it is compared to (and the refresh worker count), to $work/results and
+# sets $rps.
 load() {
-	local log0 log1 cpu0 cpu1
 	settle
-	log0=$(log_size "$3")
-	cpu0=$(cpu_ticks "$3")
-	BENCH_SCENARIO=$1 BENCH_TOKENS=$tokens BENCH_OUT=$work/wrk.out \
+	BENCH_SCENARIO=$1 BENCH_TOKENS=$work/tokens BENCH_OUT=$work/wrk.out \
 	BENCH_TAG=$RANDOM$RANDOM wrk -t"$conns" -c"$conns" -d"${duration}s" --timeout 10s \
 		-s bench/wrk.lua "http://127.0.0.1:$3" >/dev/null
-	# Requests answered last log right after their answer.
-	sleep 0.2
-	log1=$(log_size "$3")
-	cpu1=$(cpu_ticks "$3")
 	tail -1 "$work/wrk.out" | jq -c --arg l "$2" --argjson c "$4" --arg k "$5" \
-		--argjson logb $((log1 - log0)) --argjson cpu $((cpu1 - cpu0)) --argjson tck "$tck" \
-		'. + {label: $l, rps: (.requests * 1e6 / .duration_us),
-		      log_bytes_per_request: ($logb / ([.requests, 1] | max)),
-		      stack_cpu_us_per_request: ($cpu * 1e6 / $tck / ([.requests, 1] | max))} |
-		 . + {ceiling: (if $c > 0 then $c else .rps end), ceiling_kind: $k}' >> "$work/results"
+		--argjson w "${6:-0}" \
+		'. + {label: $l, rps: (.requests * 1e6 / .duration_us)} |
+		 . + {ceiling: (if $c > 0 then $c else .rps end), ceiling_kind: $k} |
+		 if $w > 0 then . + {refresh_workers: $w} else . end' >> "$work/results"
 	rps=$(tail -1 "$work/results" | jq .rps)
 }
 
@@ -197,6 +175,21 @@ rsa_ceiling() {
 	jq -cn --argjson s "$sign" --argjson v "$verify" --argjson c "$ceiling" \
 		'{sign_per_s: $s, verify_per_s: $v, refresh_rps: $c}' >> "$work/rsa"
 }
+# hs256: one RSA signature (the access token) and two HMACs (verify the
+# refresh token, sign its successor) per rotation; the RSA verification
+# is gone. openssl speed -mr sums the processes' bytes per second on its
+# last +F line (3.0 labels that line hmac(md5) whatever the digest).
+hs256_ceiling() {
+	local sign hmac
+	settle
+	sign=$(openssl speed -seconds 3 -multi "$procs" -mr rsa2048 2>/dev/null |
+		awk -F: '/^\+F2:/ { s = $4 } END { print s }')
+	hmac=$(openssl speed -seconds 3 -multi "$procs" -mr -bytes 256 -hmac sha256 2>/dev/null |
+		awk -F: '/^\+F:/ { b = $4 } END { print b / 256 }')
+	ceiling=$(jq -n --argjson s "$sign" --argjson h "$hmac" '1 / (1 / $s + 2 / $h)')
+	jq -cn --argjson s "$sign" --argjson h "$hmac" --argjson c "$ceiling" \
+		'{sign_per_s: $s, hmac_per_s: $h, refresh_rps: $c}' >> "$work/hs256-ceilings"
+}
 hash_ceiling() {
 	settle
 	ceiling=$("$out/hashrate" "$BCRYPT_COST" "$procs" 3 "${PASSWORD_HASH:-bcrypt}")
@@ -212,102 +205,106 @@ rss() {
 	done | awk '{ r += $1; s += $2; n++ } END { printf "%d %d %d\n", r, s, n }'
 }
 
-# The table of scenarios, from results.json (both runs print it).
-table='
-	"| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ratio | log B/req | stack CPU us/req |",
-	"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-	(.scenarios[] | "| \(.label) | \(.rps | floor) | \(.p50_us / 1000 * 100 | round / 100) | \(.p99_us / 1000 * 100 | round / 100) | \(.non2xx + .socket_errors) | \(.ceiling | floor) | \(.ratio * 100 | round)% | \(.log_bytes_per_request | round) | \(.stack_cpu_us_per_request * 10 | round / 10) |")'
-# What the access lines cost: me with them, me without.
-# shellcheck disable=SC2016 # $on and $off are jq's, not the shell's
-logs_line='
-	[.scenarios[] | select(.label == "me")] as $on |
-	[.scenarios[] | select(.label == "me-log-off")] as $off |
-	def mean(f): map(f) | add / length;
-	"Logging: me with LOG_REQUESTS=all \($on | mean(.rps) | floor) req/s, \($on | mean(.log_bytes_per_request) | round) bytes of log and \($on | mean(.stack_cpu_us_per_request) * 10 | round / 10) us of stack CPU per request; with off \($off | mean(.rps) | floor) req/s, \($off | mean(.log_bytes_per_request) | round) bytes, \($off | mean(.stack_cpu_us_per_request) * 10 | round / 10) us (req/s \((($off | mean(.rps)) / ($on | mean(.rps)) - 1) * 1000 | round / 10)%, CPU per request \((($off | mean(.stack_cpu_us_per_request)) / ($on | mean(.stack_cpu_us_per_request)) - 1) * 1000 | round / 10)%)."'
+# refresh_workers DIR: the worker count of the refresh master of the stack in DIR.
+refresh_workers() {
+	local pid
+	read -r pid _ < "$1/refresh.pid"
+	wc -w < "/proc/$pid/task/$pid/children"
+}
+
+# refresh_run NAME LABEL MODE [WORKERS]: refresh on a stack of its own
+# with REFRESH_TOKEN_SIGNING=MODE and WORKERS refresh workers (none: no
+# worker setting at all, what make run has), against MODE's ceiling
+# measured right before.
+refresh_run() {
+	local name=$1 label=$2 kind=rsa
+	signing=$3
+	if [ -n "${4:-}" ]; then
+		extra_env=(FCGI_CHILDREN_REFRESH="$4")
+	else
+		extra_env=(-u FCGI_CHILDREN -u FCGI_CHILDREN_REFRESH)
+	fi
+	stack "$name"
+	extra_env=() signing=rs256
+	users "$conns"
+	if [ "$3" = hs256 ]; then
+		kind=hs256
+		hs256_ceiling
+	else
+		rsa_ceiling
+	fi
+	load refresh "$label" "$port" "$ceiling" "$kind" "$(refresh_workers "$work/$name/run")"
+	stop_stack "$name"
+}
+
+if [ -n "$sweep" ]; then
+	echo "bench: refresh at FCGI_CHILDREN_REFRESH = $sweep, rs256 and hs256, ${duration}s each, $conns connections, $procs cores"
+	for n in $sweep; do
+		refresh_run "sweep-rs256-$n" "refresh-rs256-$n" rs256 "$n"
+		refresh_run "sweep-hs256-$n" "refresh-hs256-$n" hs256 "$n"
+	done
+	jq -rs '
+		"| refresh workers | rs256 req/s | p99 ms | hs256 req/s | p99 ms | hs256/rs256 |",
+		"| ---: | ---: | ---: | ---: | ---: | ---: |",
+		(group_by(.refresh_workers)[] | (map(select(.ceiling_kind == "rsa"))[0]) as $r |
+		 (map(select(.ceiling_kind == "hs256"))[0]) as $h |
+		 "| \($r.refresh_workers) | \($r.rps | floor) | \($r.p99_us / 10 | round / 100) | \($h.rps | floor) | \($h.p99_us / 10 | round / 100) | \($h.rps / $r.rps * 100 | round / 100)x |")' \
+		"$work/results" | tee "$out/sweep.md"
+	cp "$work/results" "$out/sweep.json"
+	exit 0
+fi
 
 # The transport ceiling: a stack of its own, idle while others run.
-stack hello healthz "$root/$out/hello-bin"
-hello_port=$port
-
-# quiet_stack: a second stack like main but with LOG_REQUESTS=off, and
-# users of its own in $work/tokens-quiet; sets $quiet_port.
-quiet_stack() {
-	stack_settings=(LOG_REQUESTS=off)
-	stack quiet
-	stack_settings=()
-	quiet_port=$port
-	tokens=$work/tokens-quiet
-	users "$conns"
-	tokens=$work/tokens
-}
-
-# me_without_logs: me on the quiet stack, against the same ceiling.
-me_without_logs() {
-	tokens=$work/tokens-quiet
-	load me me-log-off "$quiet_port" "$ceiling" hello
-	tokens=$work/tokens
-}
-
-if [ $logs_only -eq 1 ]; then
-	echo "bench: me with and without access lines, ${duration}s per run, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN, $procs cores"
-	stack main
-	main_port=$port
-	users "$conns"
-	quiet_stack
-	# Alternating which goes first, so that neither always runs on a
-	# machine the other just warmed (or heated).
-	for round in 1 2 3 4; do
-		hello_ceiling
-		if [ $((round % 2)) = 1 ]; then
-			load me me "$main_port" "$ceiling" hello
-			me_without_logs
-		else
-			me_without_logs
-			load me me "$main_port" "$ceiling" hello
-		fi
-	done
-	stop_stack main
-	stop_stack quiet
-	jq -s '{scenarios: [.[] | . + {ratio: (.rps / .ceiling)}]}' "$work/results" > "$out/results.json"
-	jq -r "$table, \"\", $logs_line" "$out/results.json"
-	exit 0
+if want healthz || want me; then
+	stack hello healthz "$root/$out/hello-bin"
+	hello_port=$port
 fi
 
 # Memory as the target states it, two processes per endpoint: a stack
 # started that way and taken once through every write path, so that the
 # pages a request touches are counted.
-refresh_children=$FCGI_CHILDREN_REFRESH
-FCGI_CHILDREN_REFRESH=$FCGI_CHILDREN
-stack mem
-FCGI_CHILDREN_REFRESH=$refresh_children
-users 2
-read -r _ r _ < <(head -1 "$work/tokens")
-curl -s -o /dev/null -X POST "http://127.0.0.1:$port/auth/refresh" -d "{\"refresh_token\":\"$r\"}"
-read -r rss2_kb pss2_kb nprocs2 < <(rss "$work/mem/run")
-stop_stack mem
+rss2_kb=0 pss2_kb=0 nprocs2=0
+if [ -z "$only" ]; then
+	extra_env=(FCGI_CHILDREN_REFRESH="$FCGI_CHILDREN")
+	stack mem
+	extra_env=()
+	users 2
+	read -r _ r _ < <(head -1 "$work/tokens")
+	curl -s -o /dev/null -X POST "http://127.0.0.1:$port/auth/refresh" -d "{\"refresh_token\":\"$r\"}"
+	read -r rss2_kb pss2_kb nprocs2 < <(rss "$work/mem/run")
+	stop_stack mem
+fi
 
-echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN (refresh $FCGI_CHILDREN_REFRESH), BCRYPT_COST=$BCRYPT_COST, $procs cores"
+echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN (refresh $FCGI_CHILDREN_REFRESH, hs256 $hs256_children; defaults: start.sh's), BCRYPT_COST=$BCRYPT_COST, $procs cores"
 t0=$(date +%s%N)
 stack main
 startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 read -r rss_kb pss_kb nprocs < <(rss "$work/main/run")
 main_port=$port
 users "$conns"
-quiet_stack
 for s in healthz me; do
+	want "$s" || continue
 	hello_ceiling
 	load "$s" "$s" "$main_port" "$ceiling" hello
 done
-me_without_logs
-stop_stack quiet
-rsa_ceiling
-load refresh refresh "$main_port" "$ceiling" rsa
+if want refresh; then
+	rsa_ceiling
+	load refresh refresh "$main_port" "$ceiling" rsa "$FCGI_CHILDREN_REFRESH"
+fi
 for s in login register; do
+	want "$s" || continue
 	hash_ceiling
 	load "$s" "$s" "$main_port" "$ceiling" hash
 done
 db_small=$(stat -c %s "$work/main/auth.db")
 stop_stack main
+
+# The other three ways of refresh, each right after its ceiling.
+if want refresh; then
+	refresh_run hs256-tuned refresh-hs256 hs256 "$hs256_children"
+	refresh_run rs256-default refresh-default rs256
+	refresh_run hs256-default refresh-hs256-default hs256
+fi
 
 if [ $scale -eq 1 ]; then
 	echo "bench: preloading 1,000,000 users and 3,000,000 sessions and refresh tokens"
@@ -348,6 +345,7 @@ SQL
 fi
 
 jq -n --slurpfile r "$work/results" --slurpfile rsa "$work/rsa" --slurpfile hash "$work/hash" \
+	--slurpfile hs "$work/hs256-ceilings" --argjson hs_children "$hs256_children" \
 	--argjson startup "$startup_ms" --argjson rss "$rss_kb" --argjson pss "$pss_kb" \
 	--argjson nprocs "$nprocs" --argjson children "$FCGI_CHILDREN" \
 	--argjson rss2 "$rss2_kb" --argjson pss2 "$pss2_kb" --argjson nprocs2 "$nprocs2" \
@@ -358,19 +356,35 @@ jq -n --slurpfile r "$work/results" --slurpfile rsa "$work/rsa" --slurpfile hash
 	{machine: {cpu: $cpu, cores: ('"$procs"'), kernel: "'"$(uname -r)"'"},
 	 settings: {duration_s: $duration, connections: $conns,
 	            fcgi_children: $children, fcgi_children_refresh: $refresh_children,
-	            bcrypt_cost: $cost},
+	            fcgi_children_refresh_hs256: $hs_children, bcrypt_cost: $cost},
 	 ceilings: {hello_rps: [$r[] | select(.label == "hello") | .rps],
-	            rsa: $rsa, hash_per_s: $hash},
+	            rsa: $rsa, hs256: $hs, hash_per_s: $hash},
 	 startup_ms: $startup, rss_kb: $rss, pss_kb: $pss, processes: $nprocs,
 	 two_per_endpoint: {rss_kb: $rss2, pss_kb: $pss2, processes: $nprocs2},
 	 db_bytes: {small: $db_small, scale: $db_large},
-	 scenarios: [$r[] | . + {ratio: (.rps / .ceiling)}]}' \
+	 scenarios: [$r[] | . + {ratio: (.rps / .ceiling)}]} |
+	 ([.scenarios[] | {key: .label, value: .rps}] | from_entries) as $by |
+	 if $by.refresh and $by["refresh-hs256"] then
+	   .refresh = {hs256_over_rs256: ($by["refresh-hs256"] / $by.refresh),
+	               rs256_default_over_tuned: ($by["refresh-default"] / $by.refresh),
+	               hs256_default_over_tuned: ($by["refresh-hs256-default"] / $by["refresh-hs256"])}
+	 else . end' \
 	> "$out/results.json"
 
-jq -r "$table, \"\", $logs_line,"'
-	"Ceilings, each measured right before its scenario: hello-world \([.ceilings.hello_rps[] | floor] | join(", ")) req/s; RSA-2048 sign/verify \([.ceilings.rsa[] | "\(.sign_per_s | floor)/\(.verify_per_s | floor)"] | join(", ")) per s (refresh \([.ceilings.rsa[] | .refresh_rps | floor] | join(", ")) req/s); password hash \([.ceilings.hash_per_s[] * 100 | round / 100] | join(", ")) per s at cost \(.settings.bcrypt_cost).",
+jq -r '
+	"| scenario | req/s | p50 ms | p99 ms | non-2xx | ceiling req/s | ratio |",
+	"| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+	(.scenarios[] | "| \(.label)\(if .refresh_workers then " (\(.refresh_workers))" else "" end) | \(.rps | floor) | \(.p50_us / 1000 * 100 | round / 100) | \(.p99_us / 1000 * 100 | round / 100) | \(.non2xx + .socket_errors) | \(.ceiling | floor) | \(.ratio * 100 | round)% |"),
+	"",
+	"Ceilings, each measured right before its scenario: " + ([
+		(if (.ceilings.hello_rps | length) > 0 then "hello-world \([.ceilings.hello_rps[] | floor] | join(", ")) req/s" else empty end),
+		(if (.ceilings.rsa | length) > 0 then "RSA-2048 sign/verify \([.ceilings.rsa[] | "\(.sign_per_s | floor)/\(.verify_per_s | floor)"] | join(", ")) per s (refresh \([.ceilings.rsa[] | .refresh_rps | floor] | join(", ")) req/s)" else empty end),
+		(if (.ceilings.hs256 | length) > 0 then "hs256: RSA-2048 sign/HMAC-SHA-256 \([.ceilings.hs256[] | "\(.sign_per_s | floor)/\(.hmac_per_s | floor)"] | join(", ")) per s (refresh \([.ceilings.hs256[] | .refresh_rps | floor] | join(", ")) req/s)" else empty end),
+		(if (.ceilings.hash_per_s | length) > 0 then "password hash \([.ceilings.hash_per_s[] * 100 | round / 100] | join(", ")) per s at cost \(.settings.bcrypt_cost)" else empty end)
+	] | join("; ")) + ".",
+	(if .refresh then "Refresh: hs256 \(.refresh.hs256_over_rs256 * 100 | round / 100)x rs256 (tuned); defaults reach \(.refresh.rs256_default_over_tuned * 100 | round)% (rs256) and \(.refresh.hs256_default_over_tuned * 100 | round)% (hs256) of tuned; refresh workers in parentheses." else empty end),
 	"Stack as run: \(.processes) processes (FCGI_CHILDREN=\(.settings.fcgi_children), refresh \(.settings.fcgi_children_refresh)), RSS \(.rss_kb / 1024 | floor) MiB, PSS \(.pss_kb / 1024 * 10 | round / 10) MiB; start to first answer \(.startup_ms) ms.",
-	"Stack with 2 processes per endpoint: \(.two_per_endpoint.processes) processes, PSS \(.two_per_endpoint.pss_kb / 1024 * 10 | round / 10) MiB (sum of RSS \(.two_per_endpoint.rss_kb / 1024 | floor) MiB, shared pages counted once per process).",
+	(if .two_per_endpoint.processes > 0 then "Stack with 2 processes per endpoint: \(.two_per_endpoint.processes) processes, PSS \(.two_per_endpoint.pss_kb / 1024 * 10 | round / 10) MiB (sum of RSS \(.two_per_endpoint.rss_kb / 1024 | floor) MiB, shared pages counted once per process)." else empty end),
 	(if .db_bytes.scale > 0 then "Scale: database \(.db_bytes.scale / 1048576 | floor) MiB (small run \(.db_bytes.small / 1024 | floor) KiB); me \(((.scenarios[] | select(.label == "me-scale") | .rps) / (.scenarios[] | select(.label == "me") | .rps)) * 100 | round)% and refresh \(((.scenarios[] | select(.label == "refresh-scale") | .rps) / (.scenarios[] | select(.label == "refresh") | .rps)) * 100 | round)% of the small-database rate." else empty end),
 	"Machine: \(.machine.cpu), \(.machine.cores) cores, Linux \(.machine.kernel); wrk -t\(.settings.connections) -c\(.settings.connections) -d\(.settings.duration_s)s on the same machine."
 	' "$out/results.json"

@@ -85,7 +85,8 @@ int main(int argc, char **argv)
 		.name = "login",
 		.path = "/auth/login",
 		.methods = HTTP_POST,
-		.needs = APP_SIGN | APP_DB | APP_PASSWORD | APP_BODY,
+		.needs = APP_SIGN | APP_REFRESH_KEYS | APP_DB | APP_PASSWORD |
+		    APP_BODY,
 		.bearer = 0,
 		.handle = login,
 	};

@@ -2,7 +2,8 @@
  * POST /auth/logout  {"refresh_token": "..."} (or a bare JSON string)
  *   204 the token's session (every token rotated from that login) is
  *       revoked; a session already revoked is 204 too
- *   401 invalid refresh token (does not verify)
+ *   401 invalid refresh token (does not verify; RS256, or HS256 under a
+ *       configured refresh key)
  *   422 / 411 / 413 / 405 / 503 as every endpoint
  */
 #include <stdio.h>
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
 		.name = "logout",
 		.path = "/auth/logout",
 		.methods = HTTP_POST,
-		.needs = APP_VERIFY | APP_DB | APP_BODY,
+		.needs = APP_VERIFY | APP_REFRESH_KEYS | APP_DB | APP_BODY,
 		.bearer = 0,
 		.handle = logout,
 	};

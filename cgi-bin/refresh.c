@@ -3,7 +3,9 @@
  *   200 new pair; the presented jti is revoked and points to the new one,
  *       in the transaction that inserts it (one conditional update picks
  *       the single winner among concurrent refreshes of one token)
- *   401 invalid refresh token (does not verify)
+ *   401 invalid refresh token (does not verify: RS256, or HS256 under a
+ *       configured refresh key, are the only algorithms; the new pair's
+ *       refresh token is signed as REFRESH_TOKEN_SIGNING says)
  *   401 refresh token revoked or expired; presenting an already rotated
  *       token is a replay: its whole session is revoked, unless it was
  *       rotated less than REFRESH_REUSE_INTERVAL seconds ago (lost
@@ -53,7 +55,8 @@ int main(int argc, char **argv)
 		.name = "refresh",
 		.path = "/auth/refresh",
 		.methods = HTTP_POST,
-		.needs = APP_SIGN | APP_DB | APP_BODY | APP_BATCH,
+		.needs = APP_SIGN | APP_REFRESH_KEYS | APP_DB | APP_BODY |
+		    APP_BATCH,
 		.bearer = 0,
 		.handle = refresh,
 	};

@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 		.name = "register",
 		.path = "/auth/register",
 		.methods = HTTP_POST,
-		.needs = APP_SIGN | APP_DB | APP_PASSWORD | APP_BODY,
+		.needs = APP_SIGN | APP_REFRESH_KEYS | APP_DB | APP_PASSWORD |
+		    APP_BODY,
 		.bearer = 0,
 		.handle = register_user,
 	};

@@ -40,10 +40,21 @@ static int app_load(struct app *a, const struct app_endpoint *ep, char *err,
 	    a->cfg.private_key_path : NULL, a->cfg.public_key_path,
 	    a->cfg.extra_public_keys, err, errlen) != 0)
 		return -1;
+	/* Required only where it signs: in rs256 mode it merely keeps the
+	 * HS256 tokens of an earlier hs256 setting verifying, if it exists. */
+	if ((ep->needs & APP_REFRESH_KEYS) && a->keys != NULL &&
+	    jwt_keys_load_hmac(a->keys, a->cfg.refresh_key_path,
+	    a->cfg.refresh_signing != CONFIG_REFRESH_HS256,
+	    a->cfg.refresh_extra_keys, err, errlen) != 0)
+		return -1;
 	if ((ep->needs & APP_PASSWORD) && password_init(&a->pw,
 	    a->cfg.hash_method, a->cfg.bcrypt_cost, 1, err, errlen) != 0)
 		return -1;
 	a->tokens.keys = a->keys;
+	a->tokens.refresh_alg = a->cfg.refresh_signing == CONFIG_REFRESH_HS256 ?
+	    JWT_ALG_HS256 : JWT_ALG_RS256;
+	a->tokens.refresh_algs = a->keys != NULL ?
+	    tokens_refresh_algs(a->keys) : 0;
 	a->tokens.pol.iss = a->cfg.iss;
 	a->tokens.pol.aud = a->cfg.aud;
 	a->tokens.pol.skew = a->cfg.clock_skew;

@@ -21,6 +21,7 @@
 #define APP_PASSWORD (1u << 3)   /* hashing, with the dummy hash */
 #define APP_BODY     (1u << 4)   /* POST carries a JSON body (411 without length) */
 #define APP_BATCH    (1u << 5)   /* refresh rotations group-committed by the master */
+#define APP_REFRESH_KEYS (1u << 6) /* HS256 refresh keys: whoever signs or reads refresh tokens */
 
 struct app {
 	struct config cfg;

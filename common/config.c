@@ -42,6 +42,12 @@ static const struct config_def config_table[] = {
 	    CONFIG_PATH_MAX - 1, public_key_path, 0),
 	CFG_STR("JWT_EXTRA_PUBLIC_KEYS", "", 0, 8L * CONFIG_PATH_MAX,
 	    extra_public_keys, 0),
+	CFG_STR("REFRESH_TOKEN_SIGNING", "rs256", 1, 16, refresh_token_signing,
+	    0),
+	CFG_STR("REFRESH_KEY_PATH", "./keys/refresh.key", 1,
+	    CONFIG_PATH_MAX - 1, refresh_key_path, 0),
+	CFG_STR("REFRESH_EXTRA_KEYS", "", 0, 8L * CONFIG_PATH_MAX,
+	    refresh_extra_keys, 0),
 	CFG_STR("JWT_ISS", "taskhub-auth", 1, CONFIG_STR_MAX - 1, iss, 0),
 	CFG_STR("JWT_AUD", "", 0, CONFIG_STR_MAX - 1, aud, 0),
 	CFG_STR("PASSWORD_HASH", "bcrypt", 1, 16, password_hash, 0),
@@ -221,6 +227,15 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 	} else {
 		snprintf(err, errlen, "LOG_REQUESTS must be all, errors or off "
 		    "(got '%.16s')", cfg->log_requests_name);
+		return -1;
+	}
+	if (strcmp(cfg->refresh_token_signing, "rs256") == 0) {
+		cfg->refresh_signing = CONFIG_REFRESH_RS256;
+	} else if (strcmp(cfg->refresh_token_signing, "hs256") == 0) {
+		cfg->refresh_signing = CONFIG_REFRESH_HS256;
+	} else {
+		snprintf(err, errlen, "REFRESH_TOKEN_SIGNING must be rs256 or "
+		    "hs256 (got '%.16s')", cfg->refresh_token_signing);
 		return -1;
 	}
 	{

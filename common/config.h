@@ -23,6 +23,12 @@ enum config_log_requests {
 	CONFIG_LOG_REQUESTS_OFF
 };
 
+/* How refresh tokens are signed (REFRESH_TOKEN_SIGNING). */
+enum config_refresh_signing {
+	CONFIG_REFRESH_RS256,        /* the contract's, as the original */
+	CONFIG_REFRESH_HS256         /* a MAC under REFRESH_KEY_PATH */
+};
+
 struct config {
 	const char *database_url;
 	enum db_engine db_engine;        /* derived from database_url */
@@ -30,6 +36,10 @@ struct config {
 	const char *private_key_path;
 	const char *public_key_path;
 	const char *extra_public_keys;   /* colon-separated, may be "" */
+	const char *refresh_token_signing; /* "rs256" or "hs256" */
+	enum config_refresh_signing refresh_signing; /* derived from it */
+	const char *refresh_key_path;    /* HS256 refresh key, base64url */
+	const char *refresh_extra_keys;  /* retired ones, colon-separated */
 	const char *iss;
 	const char *aud;                 /* "" when unset */
 	const char *password_hash;       /* "bcrypt" or "yescrypt" */

@@ -1,12 +1,17 @@
 /*
- * jwt: RS256 JWS compact tokens over OpenSSL EVP. The algorithm is ours,
- * never the token's: the header must say RS256 or the token is refused
- * before any key is touched. Verification keys are selected by kid (the
- * RFC 7638 thumbprint) among the keys loaded at start.
+ * jwt: RS256 and HS256 JWS compact tokens over OpenSSL EVP. The algorithm
+ * is ours, never the token's: the header must name one the caller accepts
+ * or the token is refused before any key is touched. Verification keys
+ * are selected by kid among the keys of that algorithm loaded at start:
+ * RSA keys by their RFC 7638 thumbprint, HS256 refresh keys by a
+ * truncated hash of the key.
  */
 #include "jwt.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <dirent.h>
 #include <openssl/pem.h>
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "b64url.h"
 #include "json.h"
@@ -23,6 +29,10 @@
 #define JWT_SIG_MAX 1024         /* RSA-8192 signature bytes */
 #define JWT_JWK_MAX 2400
 #define JWT_TIME_MAX 253402300799LL  /* 9999-12-31T23:59:59Z */
+#define JWT_HMAC_LEN 32          /* HMAC-SHA-256 output */
+#define JWT_HMAC_KID_BYTES 16    /* of the key's SHA-256, in its kid */
+#define JWT_HMAC_KEY_B64 43      /* base64url of JWT_HMAC_KEY_LEN bytes */
+#define JWT_HMAC_FILE_MAX 128    /* bytes of a key file we read */
 
 struct jwt_key {
 	EVP_PKEY *pkey;
@@ -30,6 +40,16 @@ struct jwt_key {
 	size_t sig_len;
 	char kid[JWT_KID_SIZE];
 	char jwk[JWT_JWK_MAX];
+};
+
+/*
+ * An HS256 key lives only inside its MAC context, keyed once at load:
+ * every token re-initialises the context with that key instead of
+ * handing the key over again, and our own copy is wiped.
+ */
+struct jwt_hkey {
+	EVP_MAC_CTX *mac;
+	char kid[JWT_HMAC_KID_SIZE];
 };
 
 /*
@@ -46,6 +66,10 @@ struct jwt_keys {
 	EVP_MD_CTX *md;
 	size_t count;
 	struct jwt_key keys[JWT_MAX_KEYS];
+	EVP_MAC *hmac;               /* fetched once, with the first HS256 key */
+	int hsign;                   /* hkeys[0] is REFRESH_KEY_PATH's: it signs */
+	size_t hcount;
+	struct jwt_hkey hkeys[JWT_MAX_KEYS];
 };
 
 static const char *const jwt_typ_names[] = {
@@ -180,17 +204,33 @@ static int jwt_keys_add(struct jwt_keys *ks, const char *path,
 	return 0;
 }
 
+/* 1 when name is visible and ends in suffix after at least one byte. */
+static int jwt_has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), m = strlen(suffix);
+
+	return name[0] != '.' && n > m && strcmp(name + n - m, suffix) == 0;
+}
+
 /* Only *.pem files of a retired-keys directory. */
 static int jwt_pem_name(const struct dirent *d)
 {
-	size_t n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 4 &&
-	    strcmp(d->d_name + n - 4, ".pem") == 0;
+	return jwt_has_suffix(d->d_name, ".pem");
 }
 
-/* Add path, or every *.pem in it when it is a directory. */
+/* Only *.key files of a retired refresh keys directory. */
+static int jwt_key_name(const struct dirent *d)
+{
+	return jwt_has_suffix(d->d_name, ".key");
+}
+
+typedef int (*jwt_add_fn)(struct jwt_keys *ks, const char *path,
+    const char *setting, char *err, size_t errlen);
+
+/* add(path), or add() of every file filter selects in it when it is a
+ * directory, in name order. */
 static int jwt_keys_add_entry(struct jwt_keys *ks, const char *path,
+    const char *setting, int (*filter)(const struct dirent *), jwt_add_fn add,
     char *err, size_t errlen)
 {
 	struct dirent **names = NULL;
@@ -199,11 +239,10 @@ static int jwt_keys_add_entry(struct jwt_keys *ks, const char *path,
 	int i, n, rc = 0;
 
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-		return jwt_keys_add(ks, path, "JWT_EXTRA_PUBLIC_KEYS", err, errlen);
-	n = scandir(path, &names, jwt_pem_name, alphasort);
+		return add(ks, path, setting, err, errlen);
+	n = scandir(path, &names, filter, alphasort);
 	if (n < 0) {
-		snprintf(err, errlen, "JWT_EXTRA_PUBLIC_KEYS: cannot list %s",
-		    path);
+		snprintf(err, errlen, "%s: cannot list %s", setting, path);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -211,12 +250,33 @@ static int jwt_keys_add_entry(struct jwt_keys *ks, const char *path,
 		    names[i]->d_name);
 
 		if (rc == 0 && (len < 0 || (size_t)len >= sizeof(file) ||
-		    jwt_keys_add(ks, file, "JWT_EXTRA_PUBLIC_KEYS", err,
-		    errlen) != 0))
+		    add(ks, file, setting, err, errlen) != 0))
 			rc = -1;
 		free(names[i]);
 	}
 	free(names);
+	return rc;
+}
+
+/* Each entry of the colon-separated list, through jwt_keys_add_entry. */
+static int jwt_keys_add_list(struct jwt_keys *ks, const char *list,
+    const char *setting, int (*filter)(const struct dirent *), jwt_add_fn add,
+    char *err, size_t errlen)
+{
+	char *copy, *save = NULL, *p;
+	int rc = 0;
+
+	if (list == NULL || *list == '\0')
+		return 0;
+	copy = strdup(list);
+	if (copy == NULL) {
+		snprintf(err, errlen, "%s: out of memory", setting);
+		return -1;
+	}
+	for (p = strtok_r(copy, ":", &save); p != NULL && rc == 0;
+	    p = strtok_r(NULL, ":", &save))
+		rc = jwt_keys_add_entry(ks, p, setting, filter, add, err, errlen);
+	free(copy);
 	return rc;
 }
 
@@ -225,7 +285,6 @@ int jwt_keys_load(struct jwt_keys **out, const char *private_path,
     size_t errlen)
 {
 	struct jwt_keys *ks = calloc(1, sizeof(*ks));
-	char *list = NULL, *save = NULL, *p;
 
 	*out = NULL;
 	if (ks == NULL) {
@@ -241,16 +300,9 @@ int jwt_keys_load(struct jwt_keys **out, const char *private_path,
 	if (jwt_keys_add(ks, public_path, "JWT_PUBLIC_KEY_PATH", err,
 	    errlen) != 0)
 		goto fail;
-	if (extra_paths != NULL && *extra_paths != '\0') {
-		list = strdup(extra_paths);
-		if (list == NULL)
-			goto fail;
-		for (p = strtok_r(list, ":", &save); p != NULL;
-		    p = strtok_r(NULL, ":", &save)) {
-			if (jwt_keys_add_entry(ks, p, err, errlen) != 0)
-				goto fail;
-		}
-	}
+	if (jwt_keys_add_list(ks, extra_paths, "JWT_EXTRA_PUBLIC_KEYS",
+	    jwt_pem_name, jwt_keys_add, err, errlen) != 0)
+		goto fail;
 	if (private_path != NULL) {
 		ks->sign_key = jwt_read_pem(private_path, 1);
 		if (ks->sign_key == NULL) {
@@ -271,13 +323,145 @@ int jwt_keys_load(struct jwt_keys **out, const char *private_path,
 			goto fail;
 		}
 	}
-	free(list);
 	*out = ks;
 	return 0;
 fail:
-	free(list);
 	jwt_keys_free(ks);
 	return -1;
+}
+
+/*
+ * Read the key file path into key (JWT_HMAC_KEY_LEN bytes). Refused: a
+ * file group or others may access, anything but 43 base64url characters
+ * and one optional newline. Returns 0, -1 with err set, or ENOENT as is
+ * (err set too) so that an optional key may be absent.
+ */
+static int jwt_hmac_read(const char *path, const char *setting,
+    unsigned char *key, char *err, size_t errlen)
+{
+	char text[JWT_HMAC_FILE_MAX + 1];
+	struct stat st;
+	ssize_t n = 0, got;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = errno == ENOENT ? ENOENT : -1;
+		snprintf(err, errlen, "%s: cannot open %s: %s", setting, path,
+		    strerror(errno));
+		return rc;
+	}
+	/* fstat, not stat: the file checked is the file read. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s is not a regular file", setting,
+		    path);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: %s is a secret key, but group or "
+		    "others may access it (mode %04o): chmod 600 it", setting,
+		    path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	while ((size_t)n < sizeof(text) - 1 &&
+	    (got = read(fd, text + n, sizeof(text) - 1 - (size_t)n)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(err, errlen, "%s: cannot read %s", setting, path);
+			goto out;
+		}
+		n += got;
+	}
+	if (n > 0 && text[n - 1] == '\n')
+		n--;
+	if (n != JWT_HMAC_KEY_B64 ||
+	    b64url_decode(key, JWT_HMAC_KEY_LEN, text, (size_t)n) !=
+	    JWT_HMAC_KEY_LEN) {
+		snprintf(err, errlen, "%s: %s does not hold a %d-bit key as "
+		    "%d base64url characters (scripts/gen-keys.sh makes one)",
+		    setting, path, 8 * JWT_HMAC_KEY_LEN, JWT_HMAC_KEY_B64);
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(text, sizeof(text));
+	close(fd);
+	return rc;
+}
+
+/* Key path's HS256 key into the next slot; ENOENT as jwt_hmac_read. */
+static int jwt_hmac_add(struct jwt_keys *ks, const char *path,
+    const char *setting, char *err, size_t errlen)
+{
+	unsigned char key[JWT_HMAC_KEY_LEN], md[JWT_SHA256_LEN];
+	OSSL_PARAM params[2];
+	struct jwt_hkey *k;
+	size_t i;
+	int rc;
+
+	if (ks->hcount == JWT_MAX_KEYS) {
+		snprintf(err, errlen, "%s: more than %d keys", setting,
+		    JWT_MAX_KEYS);
+		return -1;
+	}
+	k = &ks->hkeys[ks->hcount];
+	rc = jwt_hmac_read(path, setting, key, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = -1;
+	if (jwt_sha256(ks, key, sizeof(key), md) != 0 ||
+	    b64url_encode(k->kid, sizeof(k->kid), md, JWT_HMAC_KID_BYTES) < 0) {
+		snprintf(err, errlen, "%s: cannot name the key in %s", setting,
+		    path);
+		goto out;
+	}
+	/* A key listed twice would shadow itself; keep the first. */
+	for (i = 0; i < ks->hcount; i++) {
+		if (strcmp(ks->hkeys[i].kid, k->kid) == 0) {
+			rc = 0;
+			goto out;
+		}
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (ks->hmac == NULL)
+		ks->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	k->mac = ks->hmac != NULL ? EVP_MAC_CTX_new(ks->hmac) : NULL;
+	if (k->mac == NULL ||
+	    EVP_MAC_init(k->mac, key, sizeof(key), params) != 1) {
+		EVP_MAC_CTX_free(k->mac);
+		k->mac = NULL;
+		snprintf(err, errlen, "%s: HMAC-SHA-256 is not available",
+		    setting);
+		goto out;
+	}
+	ks->hcount++;
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(md, sizeof(md));
+	return rc;
+}
+
+int jwt_keys_load_hmac(struct jwt_keys *ks, const char *path, int optional,
+    const char *extra, char *err, size_t errlen)
+{
+	/* hsign says that hkeys[0] is path's key: true of a first load only. */
+	if (ks->hcount > 0 || ks->hsign) {
+		snprintf(err, errlen, "REFRESH_KEY_PATH: keys loaded twice");
+		return -1;
+	}
+	if (path != NULL) {
+		int rc = jwt_hmac_add(ks, path, "REFRESH_KEY_PATH", err, errlen);
+
+		if (rc != 0 && !(rc == ENOENT && optional))
+			return -1;
+		ks->hsign = rc == 0;
+	}
+	return jwt_keys_add_list(ks, extra, "REFRESH_EXTRA_KEYS", jwt_key_name,
+	    jwt_hmac_add, err, errlen) == 0 ? 0 : -1;
 }
 
 void jwt_keys_free(struct jwt_keys *ks)
@@ -290,6 +474,9 @@ void jwt_keys_free(struct jwt_keys *ks)
 		EVP_PKEY_CTX_free(ks->keys[i].verify);
 		EVP_PKEY_free(ks->keys[i].pkey);
 	}
+	for (i = 0; i < ks->hcount; i++)
+		EVP_MAC_CTX_free(ks->hkeys[i].mac);
+	EVP_MAC_free(ks->hmac);
 	EVP_PKEY_CTX_free(ks->sign);
 	EVP_PKEY_free(ks->sign_key);
 	EVP_MD_CTX_free(ks->md);
@@ -318,6 +505,29 @@ const char *jwt_keys_kid(const struct jwt_keys *ks, size_t i)
 const char *jwt_keys_jwk(const struct jwt_keys *ks, size_t i)
 {
 	return i < ks->count ? ks->keys[i].jwk : NULL;
+}
+
+size_t jwt_keys_hmac_count(const struct jwt_keys *ks)
+{
+	return ks->hcount;
+}
+
+const char *jwt_keys_hmac_kid(const struct jwt_keys *ks, size_t i)
+{
+	return i < ks->hcount ? ks->hkeys[i].kid : NULL;
+}
+
+/* HMAC-SHA-256 of data[0..len) under k into out (JWT_HMAC_LEN bytes). */
+static int jwt_hmac(const struct jwt_hkey *k, const void *data, size_t len,
+    unsigned char *out)
+{
+	size_t n = 0;
+
+	/* A NULL key re-initialises the context with the key it holds. */
+	return EVP_MAC_init(k->mac, NULL, 0, NULL) == 1 &&
+	    EVP_MAC_update(k->mac, data, len) == 1 &&
+	    EVP_MAC_final(k->mac, out, &n, JWT_HMAC_LEN) == 1 &&
+	    n == JWT_HMAC_LEN ? 0 : -1;
 }
 
 /* Append base64url(in) at out + *pos. */
@@ -355,19 +565,52 @@ static struct json_object *jwt_payload(const struct jwt_claims *c,
 long jwt_sign(const struct jwt_keys *ks, const struct jwt_claims *c,
     const struct jwt_policy *pol, char *out, size_t outcap)
 {
+	return jwt_sign_alg(ks, JWT_ALG_RS256, c, pol, out, outcap);
+}
+
+/* The signature of out[0..pos) under alg into sig; 0 or -1. */
+static int jwt_signature(const struct jwt_keys *ks, enum jwt_alg alg,
+    const char *out, size_t pos, unsigned char *sig, size_t *siglen)
+{
+	unsigned char digest[JWT_SHA256_LEN];
+
+	if (alg == JWT_ALG_HS256) {
+		*siglen = JWT_HMAC_LEN;
+		return jwt_hmac(&ks->hkeys[0], out, pos, sig);
+	}
+	return jwt_sha256(ks, out, pos, digest) == 0 &&
+	    EVP_PKEY_sign(ks->sign, sig, siglen, digest, JWT_SHA256_LEN) == 1 ?
+	    0 : -1;
+}
+
+long jwt_sign_alg(const struct jwt_keys *ks, enum jwt_alg alg,
+    const struct jwt_claims *c, const struct jwt_policy *pol, char *out,
+    size_t outcap)
+{
 	struct json_object *payload = NULL;
-	unsigned char sig[JWT_SIG_MAX], digest[JWT_SHA256_LEN];
+	unsigned char sig[JWT_SIG_MAX];
 	char header[160];
-	const char *body;
+	const char *body, *name, *kid;
 	size_t bodylen, siglen = sizeof(sig), pos = 0;
 	long rc = -1;
 	int hlen;
 
-	if (ks == NULL || ks->sign_key == NULL || outcap == 0)
+	if (ks == NULL || outcap == 0)
 		return -1;
+	if (alg == JWT_ALG_RS256 && ks->sign_key != NULL) {
+		name = "RS256";
+		kid = ks->keys[0].kid;
+	} else if (alg == JWT_ALG_HS256 && ks->hsign &&
+	    c->typ == JWT_TYP_REFRESH) {
+		name = "HS256";
+		kid = ks->hkeys[0].kid;
+	} else {
+		out[0] = '\0';
+		return -1;
+	}
 	hlen = snprintf(header, sizeof(header),
-	    "{\"alg\":\"RS256\",\"typ\":\"%s\",\"kid\":\"%s\"}",
-	    jwt_typ_names[c->typ], ks->keys[0].kid);
+	    "{\"alg\":\"%s\",\"typ\":\"%s\",\"kid\":\"%s\"}",
+	    name, jwt_typ_names[c->typ], kid);
 	if (hlen < 0 || (size_t)hlen >= sizeof(header))
 		goto out;
 	payload = jwt_payload(c, pol);
@@ -381,8 +624,7 @@ long jwt_sign(const struct jwt_keys *ks, const struct jwt_claims *c,
 	out[pos++] = '.';
 	if (jwt_append_b64(out, outcap, &pos, body, bodylen) != 0)
 		goto out;
-	if (jwt_sha256(ks, out, pos, digest) != 0 ||
-	    EVP_PKEY_sign(ks->sign, sig, &siglen, digest, JWT_SHA256_LEN) != 1 ||
+	if (jwt_signature(ks, alg, out, pos, sig, &siglen) != 0 ||
 	    pos + 1 >= outcap)
 		goto out;
 	out[pos++] = '.';
@@ -462,23 +704,46 @@ static int jwt_aud_ok(struct json_object *payload, const char *want)
 	return 0;
 }
 
-/* Check the decoded header; returns the key it names or NULL. */
-static const struct jwt_key *jwt_check_header(const struct jwt_keys *ks,
-    const char *b64, size_t len, enum jwt_typ want)
+/* The key a verified header names: one of the two, by its alg. */
+struct jwt_vkey {
+	const struct jwt_key *rsa;
+	const struct jwt_hkey *hmac;
+};
+
+/* The member of algs that the header's alg string names exactly, or 0. */
+static enum jwt_alg jwt_header_alg(struct json_object *hdr, unsigned algs)
+{
+	size_t slen = 0;
+	const char *s = jwt_str(hdr, "alg", &slen);
+
+	if (s == NULL || slen != 5)
+		return 0;
+	if ((algs & JWT_ALG_RS256) && memcmp(s, "RS256", 5) == 0)
+		return JWT_ALG_RS256;
+	if ((algs & JWT_ALG_HS256) && memcmp(s, "HS256", 5) == 0)
+		return JWT_ALG_HS256;
+	return 0;
+}
+
+/* Check the decoded header against the accepted algs; fills the key it
+ * names and returns 0, or -1. */
+static int jwt_check_header(const struct jwt_keys *ks, const char *b64,
+    size_t len, enum jwt_typ want, unsigned algs, struct jwt_vkey *key)
 {
 	unsigned char raw[JWT_HEADER_MAX];
 	struct json_object *hdr = NULL;
-	const struct jwt_key *key = NULL;
+	enum jwt_alg alg;
 	const char *s;
 	size_t slen = 0, i;
 	long n;
 
+	memset(key, 0, sizeof(*key));
 	n = b64url_decode(raw, sizeof(raw), b64, len);
 	if (n <= 0 || json_parse((const char *)raw, (size_t)n, &hdr) != AUTH_OK ||
 	    !json_object_is_type(hdr, json_type_object))
 		goto out;
-	s = jwt_str(hdr, "alg", &slen);
-	if (s == NULL || slen != 5 || memcmp(s, "RS256", 5) != 0)
+	alg = jwt_header_alg(hdr, algs);
+	if (alg == 0)
 		goto out;
 	/* We implement no extension, so any critical one is refused. */
 	if (json_object_object_get_ex(hdr, "crit", NULL))
@@ -488,31 +753,44 @@ static const struct jwt_key *jwt_check_header(const struct jwt_keys *ks,
 	    memcmp(s, jwt_typ_names[want], slen) != 0)
 		goto out;
 	s = jwt_str(hdr, "kid", &slen);
-	if (s == NULL || slen != JWT_KID_SIZE - 1)
+	if (s == NULL)
 		goto out;
-	for (i = 0; i < ks->count; i++) {
-		if (memcmp(ks->keys[i].kid, s, slen) == 0) {
-			key = &ks->keys[i];
-			break;
-		}
+	if (alg == JWT_ALG_RS256 && slen == JWT_KID_SIZE - 1) {
+		for (i = 0; i < ks->count && key->rsa == NULL; i++)
+			if (memcmp(ks->keys[i].kid, s, slen) == 0)
+				key->rsa = &ks->keys[i];
+	} else if (alg == JWT_ALG_HS256 && slen == JWT_HMAC_KID_SIZE - 1) {
+		for (i = 0; i < ks->hcount && key->hmac == NULL; i++)
+			if (memcmp(ks->hkeys[i].kid, s, slen) == 0)
+				key->hmac = &ks->hkeys[i];
 	}
 out:
 	json_object_put(hdr);
-	return key;
+	return key->rsa != NULL || key->hmac != NULL ? 0 : -1;
 }
 
 static int jwt_check_signature(const struct jwt_keys *ks,
-    const struct jwt_key *key, const char *signed_part, size_t signed_len,
+    const struct jwt_vkey *key, const char *signed_part, size_t signed_len,
     const char *b64sig, size_t siglen)
 {
 	unsigned char sig[JWT_SIG_MAX], digest[JWT_SHA256_LEN];
 	long n;
 
 	n = b64url_decode(sig, sizeof(sig), b64sig, siglen);
-	if (n < 0 || (size_t)n != key->sig_len)
+	if (n < 0)
+		return 0;
+	if (key->hmac != NULL) {
+		unsigned char mac[JWT_HMAC_LEN];
+
+		/* Constant time: a forger learns nothing from how long. */
+		return (size_t)n == JWT_HMAC_LEN &&
+		    jwt_hmac(key->hmac, signed_part, signed_len, mac) == 0 &&
+		    CRYPTO_memcmp(mac, sig, JWT_HMAC_LEN) == 0;
+	}
+	if ((size_t)n != key->rsa->sig_len)
 		return 0;
 	return jwt_sha256(ks, signed_part, signed_len, digest) == 0 &&
-	    EVP_PKEY_verify(key->verify, sig, (size_t)n, digest,
+	    EVP_PKEY_verify(key->rsa->verify, sig, (size_t)n, digest,
 	    sizeof(digest)) == 1;
 }
 
@@ -554,14 +832,25 @@ enum auth_err jwt_verify(const struct jwt_keys *ks, const char *token,
     size_t len, enum jwt_typ want, const struct jwt_policy *pol,
     long long now, struct jwt_claims *out)
 {
+	return jwt_verify_algs(ks, token, len, want, JWT_ALG_RS256, pol, now,
+	    out);
+}
+
+enum auth_err jwt_verify_algs(const struct jwt_keys *ks, const char *token,
+    size_t len, enum jwt_typ want, unsigned algs, const struct jwt_policy *pol,
+    long long now, struct jwt_claims *out)
+{
 	unsigned char raw[JWT_MAX_LEN];
 	struct json_object *payload = NULL;
-	const struct jwt_key *key;
+	struct jwt_vkey key;
 	const char *dot1, *dot2;
 	enum auth_err rc = AUTH_ETOKEN;
 	long n;
 
 	memset(out, 0, sizeof(*out));
+	/* Others verify access tokens with the public keys: never a MAC. */
+	if (want == JWT_TYP_ACCESS)
+		algs &= JWT_ALG_RS256;
 	if (token == NULL || len == 0 || len > JWT_MAX_LEN)
 		return AUTH_ETOKEN;
 	dot1 = memchr(token, '.', len);
@@ -570,10 +859,10 @@ enum auth_err jwt_verify(const struct jwt_keys *ks, const char *token,
 	dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
 	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
 		return AUTH_ETOKEN;
-	key = jwt_check_header(ks, token, (size_t)(dot1 - token), want);
-	if (key == NULL)
+	if (jwt_check_header(ks, token, (size_t)(dot1 - token), want, algs,
+	    &key) != 0)
 		return AUTH_ETOKEN;
-	if (!jwt_check_signature(ks, key, token, (size_t)(dot2 - token), dot2 + 1,
+	if (!jwt_check_signature(ks, &key, token, (size_t)(dot2 - token), dot2 + 1,
 	    len - (size_t)(dot2 + 1 - token)))
 		return AUTH_ETOKEN;
 	n = b64url_decode(raw, sizeof(raw), dot1 + 1, (size_t)(dot2 - dot1 - 1));

@@ -31,7 +31,8 @@ static enum auth_err tokens_sign_pair(struct tokens *t, const char *sub,
 	c.typ = JWT_TYP_REFRESH;
 	c.exp = now + t->refresh_ttl;
 	memcpy(c.jti, jti, VALID_UUID_SIZE);
-	if (jwt_sign(t->keys, &c, &t->pol, out->refresh, sizeof(out->refresh)) < 0)
+	if (jwt_sign_alg(t->keys, t->refresh_alg, &c, &t->pol, out->refresh,
+	    sizeof(out->refresh)) < 0)
 		return AUTH_EINTERNAL;
 	memcpy(out->user_id, sub, VALID_UUID_SIZE);
 	memcpy(out->session_id, sid, VALID_UUID_SIZE);
@@ -118,7 +119,8 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 	enum auth_err rc;
 
 	*how = STORE_DEAD;
-	rc = jwt_verify(t->keys, token, len, JWT_TYP_REFRESH, &t->pol, now, &old);
+	rc = jwt_verify_algs(t->keys, token, len, JWT_TYP_REFRESH,
+	    t->refresh_algs, &t->pol, now, &old);
 	if (rc != AUTH_OK)
 		return rc;
 	rc = tokens_issue(t, old.sub, old.sid, now, NULL, out, &g, jti);
@@ -137,8 +139,9 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 	return AUTH_OK;
 }
 
-/* Verify an access token, through the per-process cache of verified ones;
- * on success *slotp is the token's slot. */
+/* Verify an access token (RS256 only, whatever signs refresh tokens),
+ * through the per-process cache of verified ones; on success *slotp is
+ * the token's slot. */
 static enum auth_err tokens_verify_access(struct tokens *t, const char *token,
     size_t len, long long now, struct jwt_claims *claims,
     struct tokens_cache_slot **slotp)
@@ -206,12 +209,18 @@ enum auth_err tokens_logout(struct tokens *t, const char *token, size_t len,
 	long long now = (long long)time(NULL);
 	enum auth_err rc;
 
-	rc = jwt_verify(t->keys, token, len, JWT_TYP_REFRESH, &t->pol, now,
-	    claims);
+	rc = jwt_verify_algs(t->keys, token, len, JWT_TYP_REFRESH,
+	    t->refresh_algs, &t->pol, now, claims);
 	if (rc != AUTH_OK)
 		return rc;
 	rc = store_session_revoke(t->store, claims->sub, claims->sid, now);
 	return rc == AUTH_ENOTFOUND ? AUTH_OK : rc;
+}
+
+unsigned tokens_refresh_algs(const struct jwt_keys *keys)
+{
+	return JWT_ALG_RS256 |
+	    (jwt_keys_hmac_count(keys) > 0 ? JWT_ALG_HS256 : 0u);
 }
 
 long tokens_pair_json(const struct tokens_pair *p, char *out, size_t cap)

@@ -37,6 +37,8 @@ struct tokens_cache_slot {
 
 struct tokens {
 	const struct jwt_keys *keys;
+	enum jwt_alg refresh_alg;    /* signs refresh tokens; access: RS256 */
+	unsigned refresh_algs;       /* accepted: tokens_refresh_algs() */
 	struct jwt_policy pol;
 	struct store *store;
 	struct batch_client *batch;  /* rotations go to the master; NULL: own store */
@@ -104,6 +106,20 @@ enum auth_err tokens_check_access(struct tokens *t, const char *token,
  */
 enum auth_err tokens_logout(struct tokens *t, const char *token, size_t len,
     struct jwt_claims *claims) __attribute__((warn_unused_result));
+
+/*
+ * The algorithms a refresh token may be signed with to be rotated or
+ * logged out, whatever REFRESH_TOKEN_SIGNING says now: RS256 always, and
+ * HS256 while keys holds an HS256 refresh key. So a switch either way
+ * keeps every token issued under the previous setting working until it
+ * expires. A token only ever rotates while its row in the database is
+ * live, and that row expires REFRESH_TTL after the token was issued, so
+ * the old algorithm's tokens die out by themselves; no switch time needs
+ * recording (which nodes switching one by one could not share anyway).
+ * RS256 staying accepted after a switch to hs256 gives a holder of the
+ * RSA private key nothing: that key signs access tokens already.
+ */
+unsigned tokens_refresh_algs(const struct jwt_keys *keys);
 
 /* The contract's token pair JSON into out; its length, or -1. */
 long tokens_pair_json(const struct tokens_pair *p, char *out, size_t cap)

@@ -260,6 +260,45 @@ stack_pids() {
 	descendants "$sup"
 }
 
+# Worker processes of an endpoint when neither FCGI_CHILDREN_<ENDPOINT> nor
+# FCGI_CHILDREN is set, from this machine's cores (README, Performance,
+# "Worker counts", has the measurements): refresh workers spend part of
+# each request waiting on their master's group commit, so refresh takes
+# REFRESH_WORKERS_PER_CORE per core; every other endpoint computes the
+# whole request itself and takes one per core, at least 2. At most 64.
+# NOTE: with a database server instead of SQLite, every worker holds a
+# connection: the sum over endpoints must then fit the server's budget.
+REFRESH_WORKERS_PER_CORE=6
+
+# children_var EP: the variable that sets endpoint EP's worker count,
+# FCGI_CHILDREN_<EP> (e.g. FCGI_CHILDREN_LOGIN) or FCGI_CHILDREN; nothing
+# when neither is set.
+children_var() {
+	local v=FCGI_CHILDREN_${1^^}
+	if [ -n "${!v:-}" ]; then
+		echo "$v"
+	elif [ -n "${FCGI_CHILDREN:-}" ]; then
+		echo FCGI_CHILDREN
+	fi
+}
+
+# children_of EP: endpoint EP's worker count, as set (children_var) or
+# sized from the machine.
+children_of() {
+	local var cores n
+	var=$(children_var "$1")
+	if [ -n "$var" ]; then
+		echo "${!var}"
+		return
+	fi
+	cores=$(nproc 2>/dev/null || echo 1)
+	n=$cores
+	[ "$1" != refresh ] || n=$((cores * REFRESH_WORKERS_PER_CORE))
+	[ "$n" -ge 2 ] || n=2
+	[ "$n" -le 64 ] || n=64
+	echo "$n"
+}
+
 die() {
 	echo "$(basename "$0"): $*" >&2
 	exit 1

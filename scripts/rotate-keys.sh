@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# rotate-keys.sh: replace the JWT signing key on a running (or stopped)
+# rotate-keys.sh [--refresh]: replace the JWT signing key (with --refresh:
+# the HS256 refresh-token key, REFRESH_KEY_PATH) on a running (or stopped)
 # stack without invalidating the tokens already issued. Run it with the
 # stack's environment (.env, BIN_DIR, RUN_DIR) after a key compromise or on
 # a schedule. It either reaches every signer or fails loudly, naming the
@@ -29,8 +30,9 @@
 #   5. Every endpoint master reloads: SIGHUP, then its workers finish their
 #      request, it re-executes with the new keys and forks a fresh set,
 #      the socket keeps accepting. The verifiers reload first, together,
-#      then the signers (refresh, login, register), so no verifier meets a
-#      kid it does not know yet. A master gets its SIGHUP only once it is
+#      then refresh (a signer that also verifies what login and register
+#      sign), then login and register, so no verifier meets a kid it does
+#      not know yet. A master gets its SIGHUP only once it is
 #      ready for one (SIGHUP blocked and none pending, in
 #      /proc/PID/status): one still re-executing would die of it. A reload
 #      is complete when the master runs as many workers as it was started
@@ -64,6 +66,17 @@
 # unfinished rotation never is either.
 # The JWKS document changes at once; clients caching it (max-age 300) see
 # the new kid within 5 minutes, and old tokens stay valid meanwhile.
+#
+# --refresh does the same for the refresh key, with these differences:
+# REFRESH_EXTRA_KEYS must list <refresh key dir>/retired-refresh; the key
+# in place is kept there as refresh-<time>.key (0600: it is the secret
+# itself, and it must keep verifying the refresh tokens it signed); the
+# state of an unfinished rotation is <refresh key dir>/.rotate-refresh-
+# pending/; only the endpoints that read the key reload (logout, then
+# refresh, then login and register); a retired key is deleted once older
+# than REFRESH_TTL + CLOCK_SKEW + 60 s (it never signed an access token).
+# The JWKS never shows these keys. The key rotates in either
+# REFRESH_TOKEN_SIGNING mode (in rs256 mode it only verifies).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,10 +84,21 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/lib.sh"
 env_load "${ENV_FILE:-.env}"
 
+kind=rsa self=rotate-keys.sh
+case ${1:-} in
+--refresh) kind=refresh self="rotate-keys.sh --refresh" ;;
+"") ;;
+*) die "usage: rotate-keys.sh [--refresh]" ;;
+esac
+
 # Margin added to the retention of a retired key (documented above).
 RELOAD_ALLOWANCE=60
-# Every endpoint start.sh may run; refresh, login and register sign.
-ENDPOINTS="me sessions logout_all logout jwks metrics readyz healthz refresh login register"
+# The endpoints that hold the key; refresh, login and register sign.
+if [ "$kind" = rsa ]; then
+	ENDPOINTS="me sessions logout_all logout jwks metrics readyz healthz refresh login register"
+else
+	ENDPOINTS="logout refresh login register"
+fi
 
 # int_setting NAME DEFAULT MIN MAX: $NAME (DEFAULT when unset) as a plain
 # decimal integer within bounds (the rules of common/config.c), stored in
@@ -97,25 +121,42 @@ int_setting CLOCK_SKEW 30 0 300
 clock_skew=$val
 int_setting ROTATE_RELOAD_TIMEOUT 30 1 600
 reload_timeout=$val
-keep=$(( (access_ttl > refresh_ttl ? access_ttl : refresh_ttl) + clock_skew + RELOAD_ALLOWANCE ))
-
-priv=${JWT_PRIVATE_KEY_PATH:-./keys/jwt_private.pem}
-pub=${JWT_PUBLIC_KEY_PATH:-./keys/jwt_public.pem}
-keys=$(dirname "$priv")
-retired=$(dirname "$pub")/retired
-pending=$keys/.rotate-pending
+if [ "$kind" = rsa ]; then
+	keep=$(( (access_ttl > refresh_ttl ? access_ttl : refresh_ttl) + clock_skew + RELOAD_ALLOWANCE ))
+	priv=${JWT_PRIVATE_KEY_PATH:-./keys/jwt_private.pem}
+	pub=${JWT_PUBLIC_KEY_PATH:-./keys/jwt_public.pem}
+	keys=$(dirname "$priv")
+	retired=$(dirname "$pub")/retired
+	pending=$keys/.rotate-pending
+	list_var=JWT_EXTRA_PUBLIC_KEYS
+	# Retired files the script made, by the time they were retired.
+	prefix=jwt_public suffix=.pem
+else
+	keep=$(( refresh_ttl + clock_skew + RELOAD_ALLOWANCE ))
+	rkey=${REFRESH_KEY_PATH:-./keys/refresh.key}
+	keys=$(dirname "$rkey")
+	retired=$keys/retired-refresh
+	pending=$keys/.rotate-refresh-pending
+	list_var=REFRESH_EXTRA_KEYS
+	prefix=refresh suffix=.key
+fi
 RUN_DIR=${RUN_DIR:-./run}
 BIN_DIR=${BIN_DIR:-$root/build/release/cgi-bin}
 
 # Refuse rather than break every token issued so far.
 listed=0
-IFS=: read -r -a extra <<< "${JWT_EXTRA_PUBLIC_KEYS:-}"
+IFS=: read -r -a extra <<< "${!list_var:-}"
 for e in "${extra[@]}"; do
 	[ -n "$e" ] && [ "$(realpath -m "$e")" = "$(realpath -m "$retired")" ] && listed=1
 done
-[ $listed -eq 1 ] || die "JWT_EXTRA_PUBLIC_KEYS must list $retired (retired keys verify until their tokens expire)"
-[ -r "$pub" ] || die "JWT_PUBLIC_KEY_PATH: $pub is not readable"
-[ -r "$priv" ] || die "JWT_PRIVATE_KEY_PATH: $priv is not readable"
+[ $listed -eq 1 ] || die "$list_var must list $retired (retired keys verify until their tokens expire)"
+if [ "$kind" = rsa ]; then
+	[ -r "$pub" ] || die "JWT_PUBLIC_KEY_PATH: $pub is not readable"
+	[ -r "$priv" ] || die "JWT_PRIVATE_KEY_PATH: $priv is not readable"
+else
+	{ [ -f "$rkey" ] && [ -r "$rkey" ]; } ||
+		die "REFRESH_KEY_PATH: $rkey is not a readable file (scripts/gen-keys.sh --refresh $keys makes one)"
+fi
 
 # exe_of PID: the program PID runs (also once a rebuild replaced the file).
 exe_of() {
@@ -146,18 +187,22 @@ is_master() {
 workers() { tr ' ' '\n' < "/proc/$1/task/$1/children" | sed '/^$/d' | sort; }
 
 # expected_workers EP PID: the number of workers master PID keeps, in $val:
-# FCGI_CHILDREN in its environment, which start.sh set for it from
-# FCGI_CHILDREN_<EP> or FCGI_CHILDREN (and a reload keeps).
+# FCGI_CHILDREN in its environment, which start.sh set for it (lib.sh
+# children_of: FCGI_CHILDREN_<EP>, FCGI_CHILDREN, or the machine's
+# default), and a reload keeps.
 expected_workers() {
 	local n var
 	n=$({ tr '\0' '\n' < "/proc/$2/environ"; } 2>/dev/null |
 		sed -n 's/^FCGI_CHILDREN=//p' | tail -n 1 || true)
 	if ! [[ $n =~ ^[0-9]{1,2}$ ]] || [ "$((10#$n))" -lt 1 ] || [ "$((10#$n))" -gt 64 ]; then
 		# Unreadable: what start.sh would have given it.
-		var=FCGI_CHILDREN_${1^^}
-		[ -n "${!var:-}" ] || var=FCGI_CHILDREN
-		int_setting "$var" 2 1 64
-		n=$val
+		var=$(children_var "$1")
+		if [ -n "$var" ]; then
+			int_setting "$var" 2 1 64
+			n=$val
+		else
+			n=$(children_of "$1")
+		fi
 	fi
 	val=$((10#$n))
 }
@@ -217,10 +262,10 @@ put() {
 
 # retired_name TIME: a free name in retired/ for a key retired at TIME.
 retired_name() {
-	local name=jwt_public-$1.pem i=0
+	local name=$prefix-$1$suffix i=0
 	while [ -e "$retired/$name" ]; do
 		i=$((i + 1))
-		name=jwt_public-$1-$i.pem
+		name=$prefix-$1-$i$suffix
 	done
 	echo "$name"
 }
@@ -228,8 +273,12 @@ retired_name() {
 # spki FILE [-pubin]: the public key of FILE, in one canonical form.
 spki() { openssl pkey -in "$1" "${@:2}" -pubout 2>/dev/null; }
 
-mkdir -p "$retired"
-if [ -d "$pending" ]; then
+# resume_rsa, begin_rsa, resume_refresh, begin_refresh: pick up the
+# rotation left in $pending, or start one; set $stamp and $rname (the
+# retired copy of the key in place) and leave the new key in $pending.
+
+resume_rsa() {
+	local part current
 	for part in stamp retired new_private.pem new_public.pem old_private.pem; do
 		[ -s "$pending/$part" ] || die "$pending is incomplete ($part missing): inspect it by hand"
 	done
@@ -253,7 +302,9 @@ if [ -d "$pending" ]; then
 		tmpf=""
 		echo "rotate-keys: restored the retired public key $retired/$rname"
 	fi
-else
+}
+
+begin_rsa() {
 	stamp=$(date +%s)
 	tmp=$(mktemp -d "$keys/.rotate.XXXXXX")
 	"$root/scripts/gen-keys.sh" "$tmp/new" >/dev/null
@@ -268,24 +319,80 @@ else
 	mv "$tmp" "$pending"
 	tmp=""
 	echo "rotate-keys: new key pair made; the current public key is kept as $retired/$rname"
+}
+
+resume_refresh() {
+	local part
+	for part in stamp retired new.key old.key; do
+		[ -s "$pending/$part" ] || die "$pending is incomplete ($part missing): inspect it by hand"
+	done
+	read -r stamp < "$pending/stamp"
+	read -r rname < "$pending/retired"
+	[[ $stamp =~ ^[0-9]{1,12}$ && $rname =~ ^refresh-[0-9]{1,12}(-[0-9]+)?\.key$ ]] ||
+		die "$pending is damaged: inspect it by hand"
+	if ! cmp -s "$rkey" "$pending/new.key" && ! cmp -s "$rkey" "$pending/old.key"; then
+		die "$rkey is neither the key the unfinished rotation in $pending retired nor the one it installs: inspect it by hand"
+	fi
+	echo "rotate-keys: finishing the refresh key rotation begun at $(date -u -d "@$stamp" '+%F %T UTC') (no new key is made)"
+	if [ ! -e "$retired/$rname" ]; then
+		put "$pending/old.key" "$retired/$rname" 0600
+		echo "rotate-keys: restored the retired refresh key $retired/$rname"
+	fi
+}
+
+begin_refresh() {
+	stamp=$(date +%s)
+	tmp=$(mktemp -d "$keys/.rotate.XXXXXX")
+	"$root/scripts/gen-keys.sh" --refresh "$tmp/new" >/dev/null
+	mv "$tmp/new/refresh.key" "$tmp/new.key"
+	rm -rf "$tmp/new"
+	( umask 077 && cp "$rkey" "$tmp/old.key" )
+	rname=$(retired_name "$stamp")
+	echo "$stamp" > "$tmp/stamp"
+	echo "$rname" > "$tmp/retired"
+	put "$rkey" "$retired/$rname" 0600
+	mv "$tmp" "$pending"
+	tmp=""
+	echo "rotate-keys: new refresh key made; the current one is kept as $retired/$rname"
+}
+
+if [ "$kind" = rsa ]; then
+	mkdir -p "$retired"
+else
+	( umask 077 && mkdir -p "$retired" )
+fi
+if [ -d "$pending" ]; then
+	"resume_$kind"
+else
+	"begin_$kind"
 fi
 
 # Retired keys no valid token can depend on (never the one just retired).
 now=$(date +%s)
-for kf in "$retired"/jwt_public-*.pem; do
+if [ "$kind" = rsa ]; then
+	kept_for="max(ACCESS_TTL, REFRESH_TTL) + CLOCK_SKEW + ${RELOAD_ALLOWANCE} s"
+else
+	kept_for="REFRESH_TTL + CLOCK_SKEW + ${RELOAD_ALLOWANCE} s"
+fi
+for kf in "$retired/$prefix"-*"$suffix"; do
 	[ -e "$kf" ] || continue
 	name=${kf##*/}
 	[ "$name" != "$rname" ] || continue
-	[[ $name =~ ^jwt_public-([0-9]{1,12})(-[0-9]+)?\.pem$ ]] || continue
+	[[ $name =~ ^$prefix-([0-9]{1,12})(-[0-9]+)?[.]${suffix#.}$ ]] || continue
 	if [ $((now - 10#${BASH_REMATCH[1]})) -gt "$keep" ]; then
 		rm -f "$kf"
-		echo "rotate-keys: removed $kf (older than max(ACCESS_TTL, REFRESH_TTL) + CLOCK_SKEW + ${RELOAD_ALLOWANCE} s)"
+		echo "rotate-keys: removed $kf (older than $kept_for)"
 	fi
 done
 
-cmp -s "$pending/new_private.pem" "$priv" || put "$pending/new_private.pem" "$priv" 0600
-cmp -s "$pending/new_public.pem" "$pub" || put "$pending/new_public.pem" "$pub" 0644
-echo "rotate-keys: new signing key in place"
+if [ "$kind" = rsa ]; then
+	cmp -s "$pending/new_private.pem" "$priv" || put "$pending/new_private.pem" "$priv" 0600
+	cmp -s "$pending/new_public.pem" "$pub" || put "$pending/new_public.pem" "$pub" 0644
+	echo "rotate-keys: new signing key in place"
+else
+	cmp -s "$pending/new.key" "$rkey" || put "$pending/new.key" "$rkey" 0600
+	echo "rotate-keys: new refresh key in place"
+fi
 
 # hup_ready PID: master PID takes a SIGHUP as a reload request, i.e. it is
 # in its supervising loop with SIGHUP blocked (read from a signalfd) and
@@ -300,7 +407,7 @@ hup_ready() {
 }
 
 unfinished() {
-	die "$1; the new key is in place, the old private key stays in $pending until every endpoint has reloaded: fix $2 (see the logs in $RUN_DIR) and run rotate-keys.sh again to finish"
+	die "$1; the new key is in place, the old ${kind/rsa/private} key stays in $pending until every endpoint has reloaded: fix $2 (see the logs in $RUN_DIR) and run $self again to finish"
 }
 
 # reload EP:PID:WORKERS...: SIGHUP each master, then wait until all have
@@ -348,25 +455,33 @@ reload() {
 	unfinished "$late did not reload within $reload_timeout s ($detail)" "$late"
 }
 
-# Verifiers first, together; then the signers.
-verifiers=() signers=()
+# The verifiers first, together; then refresh, which verifies what login
+# and register sign; then those two. No endpoint meets a kid signed by a
+# reloaded signer before it has reloaded itself.
+verifiers=() refreshers=() signers=()
 for m in "${masters[@]}"; do
 	case ${m%%:*} in
-	refresh|login|register) signers+=("$m") ;;
+	refresh) refreshers+=("$m") ;;
+	login|register) signers+=("$m") ;;
 	*) verifiers+=("$m") ;;
 	esac
 done
 [ ${#verifiers[@]} -eq 0 ] || reload "${verifiers[@]}"
+[ ${#refreshers[@]} -eq 0 ] || reload "${refreshers[@]}"
 [ ${#signers[@]} -eq 0 ] || reload "${signers[@]}"
 [ ${#masters[@]} -eq 0 ] || echo "rotate-keys: every endpoint in $RUN_DIR reloaded"
 
 # No process holds the old private key any more: its retention counts from
 # now, and the key itself goes.
 done_at=$(date +%s)
-if [ -e "$retired/$rname" ] && [[ $rname != "jwt_public-$done_at".* && $rname != "jwt_public-$done_at"-* ]]; then
+if [ -e "$retired/$rname" ] && [[ $rname != "$prefix-$done_at".* && $rname != "$prefix-$done_at"-* ]]; then
 	new_name=$(retired_name "$done_at")
 	mv -f "$retired/$rname" "$retired/$new_name"
 	rname=$new_name
 fi
 rm -rf "$pending"
-echo "rotate-keys: rotation complete; old private key deleted; previous public key kept as $retired/$rname"
+if [ "$kind" = rsa ]; then
+	echo "rotate-keys: rotation complete; old private key deleted; previous public key kept as $retired/$rname"
+else
+	echo "rotate-keys: rotation complete; previous refresh key kept (verify only) as $retired/$rname"
+fi

@@ -2,13 +2,15 @@
 # start.sh [--background]: run the whole stack on this machine.
 #   1. load .env (the environment wins over it)
 #   2. dev keys if the configured ones are absent and not set explicitly
+#      (the HS256 refresh key only with REFRESH_TOKEN_SIGNING=hs256)
 #   3. migrations (scripts/migrate.sh)
 #   4. every endpoint checks its configuration: a bad setting stops here
 #      with one line naming it
 #   5. the supervisor (sbin/supervise) binds each endpoint's unix socket in
-#      RUN_DIR and starts its master, which keeps FCGI_CHILDREN workers on
-#      it, and starts lighttpd on HOST:PORT; it starts again any of them
-#      that dies
+#      RUN_DIR and starts its master, which keeps its workers on it
+#      (FCGI_CHILDREN_<ENDPOINT>, else FCGI_CHILDREN, else sized from the
+#      machine's cores: lib.sh children_of), and starts lighttpd on
+#      HOST:PORT; it starts again any of them that dies
 # In the foreground (make run) Ctrl-C stops everything; with --background it
 # returns once /healthz answers and scripts/stop.sh stops it. The supervisor
 # is recorded in RUN_DIR/supervise.pid with its start time, each process
@@ -38,7 +40,6 @@ SUPERVISE=${SUPERVISE:-$BIN_DIR/../sbin/supervise}
 RUN_DIR=${RUN_DIR:-./run}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
-FCGI_CHILDREN=${FCGI_CHILDREN:-2}
 READ_TIMEOUT=${READ_TIMEOUT:-10}
 ENDPOINTS=${ENDPOINTS:-"register login refresh me logout logout_all sessions jwks healthz readyz metrics"}
 
@@ -55,12 +56,11 @@ int_between PORT 1 65535
 int_between READ_TIMEOUT 1 300
 [[ $HOST =~ ^[0-9A-Za-z.:-]+$ ]] || die "HOST must be an address (got '$HOST')"
 
-# Workers of endpoint EP: FCGI_CHILDREN_<EP> (e.g. FCGI_CHILDREN_LOGIN)
-# when set, else FCGI_CHILDREN.
-children_var() { local v=FCGI_CHILDREN_${1^^}; [ -n "${!v:-}" ] && echo "$v" || echo FCGI_CHILDREN; }
+# Workers of endpoint EP: lib.sh children_of; a value that is set is checked.
 for ep in $ENDPOINTS; do
 	[ -x "$BIN_DIR/$ep" ] || die "$BIN_DIR/$ep is missing: run make"
-	int_between "$(children_var "$ep")" 1 64
+	var=$(children_var "$ep")
+	[ -z "$var" ] || int_between "$var" 1 64
 done
 [ -x "$SUPERVISE" ] || die "$SUPERVISE is missing: run make"
 
@@ -69,7 +69,7 @@ done
 mkdir -p "$RUN_DIR/errors"
 chmod 0700 "$RUN_DIR" || die "cannot make RUN_DIR $RUN_DIR private (mode 0700)"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
-export RUN_DIR HOST PORT FCGI_CHILDREN READ_TIMEOUT
+export RUN_DIR HOST PORT READ_TIMEOUT
 LOG_FILE=${LOG_FILE:-$RUN_DIR/auth.log}
 # LOG_FILE=/dev/stderr: every process writes to this script's stderr as
 # it is (under systemd, the journal: common/log.c tags each line with its
@@ -106,6 +106,12 @@ if [ "${JWT_PRIVATE_KEY_PATH:-./keys/jwt_private.pem}" = ./keys/jwt_private.pem 
 	echo "start: no JWT keys in ./keys; generating DEVELOPMENT keys" >&2
 	"$root/scripts/gen-keys.sh" ./keys
 fi
+if [ "${REFRESH_TOKEN_SIGNING:-rs256}" = hs256 ] &&
+	[ "${REFRESH_KEY_PATH:-./keys/refresh.key}" = ./keys/refresh.key ] &&
+	[ ! -e ./keys/refresh.key ]; then
+	echo "start: no refresh key in ./keys; generating a DEVELOPMENT refresh key" >&2
+	"$root/scripts/gen-keys.sh" --refresh ./keys
+fi
 
 "$root/scripts/migrate.sh" up
 
@@ -138,9 +144,10 @@ cleanup() {
 env_bin=$(command -v env)
 {
 	for ep in $ENDPOINTS; do
-		var=$(children_var "$ep")
-		printf '%s\t%s\t%s\tUSR1\t%s\t%s\t%s\n' "$ep" "$RUN_DIR/$ep.sock" \
-			"$log_tab" "$env_bin" "FCGI_CHILDREN=${!var}" "$BIN_DIR/$ep"
+		printf '%s	%s	%s	USR1	%s	%s	%s
+' "$ep" "$RUN_DIR/$ep.sock" \
+			"$log_tab" "$env_bin" "FCGI_CHILDREN=$(children_of "$ep")" \
+			"$BIN_DIR/$ep"
 	done
 	printf 'front\t-\t%s\tHUP\t%s\t-D\t-f\t%s\n' "$RUN_DIR/lighttpd.stderr" \
 		"$(command -v lighttpd)" "$root/lighttpd.conf"
@@ -186,7 +193,9 @@ if [ $ready -ne 1 ]; then
 	cleanup
 	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/lighttpd.log, $RUN_DIR/lighttpd.stderr and $LOG_FILE)"
 fi
-echo "auth-svc: serving http://$HOST:$PORT ($FCGI_CHILDREN processes per endpoint; log $LOG_FILE)"
+counts=""
+for ep in $ENDPOINTS; do counts="$counts${counts:+, }$ep $(children_of "$ep")"; done
+echo "auth-svc: serving http://$HOST:$PORT (workers: $counts; log $LOG_FILE)"
 
 [ $background -eq 1 ] && exit 0
 trap cleanup INT TERM EXIT

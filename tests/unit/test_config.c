@@ -14,7 +14,8 @@ static const char *const all_vars[] = {
 	"ACCESS_TTL", "REFRESH_TTL", "BCRYPT_COST", "MAX_BODY_BYTES",
 	"CLOCK_SKEW", "REFRESH_REUSE_INTERVAL", "LOGIN_MAX_FAILURES",
 	"LOGIN_ADDR_MAX_FAILURES", "LOGIN_WINDOW", "DB_BUSY_TIMEOUT_MS",
-	"FCGI_CHILDREN", "RUN_DIR", "LOG_REQUESTS",
+	"FCGI_CHILDREN", "RUN_DIR", "LOG_REQUESTS", "REFRESH_TOKEN_SIGNING",
+	"REFRESH_KEY_PATH", "REFRESH_EXTRA_KEYS",
 };
 
 #define N_VARS (sizeof(all_vars) / sizeof(all_vars[0]))
@@ -84,6 +85,10 @@ static void test_defaults(void **state)
 	assert_string_equal(l.cfg.private_key_path, "./keys/jwt_private.pem");
 	assert_string_equal(l.cfg.public_key_path, "./keys/jwt_public.pem");
 	assert_string_equal(l.cfg.extra_public_keys, "");
+	assert_string_equal(l.cfg.refresh_token_signing, "rs256");
+	assert_int_equal(l.cfg.refresh_signing, CONFIG_REFRESH_RS256);
+	assert_string_equal(l.cfg.refresh_key_path, "./keys/refresh.key");
+	assert_string_equal(l.cfg.refresh_extra_keys, "");
 	assert_string_equal(l.cfg.iss, "taskhub-auth");
 	assert_string_equal(l.cfg.aud, "");
 	assert_string_equal(l.cfg.password_hash, "bcrypt");
@@ -129,6 +134,9 @@ static void test_values_from_environment(void **state)
 	set("DB_BUSY_TIMEOUT_MS", "250");
 	set("FCGI_CHILDREN", "8");
 	set("RUN_DIR", "/run/auth");
+	set("REFRESH_TOKEN_SIGNING", "hs256");
+	set("REFRESH_KEY_PATH", "/k/refresh.key");
+	set("REFRESH_EXTRA_KEYS", "/k/retired-refresh:/k/old.key");
 	assert_int_equal(load(&l), 0);
 	assert_string_equal(l.cfg.database_url,
 	    "sqlite:////var/lib/auth/auth.db");
@@ -152,6 +160,10 @@ static void test_values_from_environment(void **state)
 	assert_int_equal(l.cfg.db_busy_timeout_ms, 250);
 	assert_int_equal(l.cfg.fcgi_children, 8);
 	assert_string_equal(l.cfg.run_dir, "/run/auth");
+	assert_int_equal(l.cfg.refresh_signing, CONFIG_REFRESH_HS256);
+	assert_string_equal(l.cfg.refresh_key_path, "/k/refresh.key");
+	assert_string_equal(l.cfg.refresh_extra_keys,
+	    "/k/retired-refresh:/k/old.key");
 	clear_env();
 }
 
@@ -308,6 +320,33 @@ static void test_log_requests(void **state)
 	assert_int_equal(load(&l), -1);
 	assert_string_equal(l.err,
 	    "LOG_REQUESTS must be all, errors or off (got 'verbose')");
+	clear_env();
+}
+
+static void test_refresh_token_signing(void **state)
+{
+	struct load l;
+
+	(void)state;
+	load_bad_with("REFRESH_TOKEN_SIGNING", "HS256", "REFRESH_TOKEN_SIGNING");
+	load_bad_with("REFRESH_TOKEN_SIGNING", "hs512", "REFRESH_TOKEN_SIGNING");
+	load_bad_with("REFRESH_TOKEN_SIGNING", "none", "REFRESH_TOKEN_SIGNING");
+	load_bad_with("REFRESH_TOKEN_SIGNING", "hs256 ",
+	    "REFRESH_TOKEN_SIGNING");
+	load_bad_with("REFRESH_TOKEN_SIGNING", "", "REFRESH_TOKEN_SIGNING");
+	load_bad_with("REFRESH_TOKEN_SIGNING", "rs256rs256rs256rs",
+	    "REFRESH_TOKEN_SIGNING");
+
+	load_ok_with(&l, "REFRESH_TOKEN_SIGNING", "hs256");
+	assert_int_equal(l.cfg.refresh_signing, CONFIG_REFRESH_HS256);
+	load_ok_with(&l, "REFRESH_TOKEN_SIGNING", "rs256");
+	assert_int_equal(l.cfg.refresh_signing, CONFIG_REFRESH_RS256);
+	/* An empty retired-keys list is no list; an empty key path is no path. */
+	load_ok_with(&l, "REFRESH_EXTRA_KEYS", "");
+	assert_string_equal(l.cfg.refresh_extra_keys, "");
+	load_bad_with("REFRESH_KEY_PATH", "", "REFRESH_KEY_PATH");
+	clear_env();
+}
 	clear_env();
 }
 
@@ -627,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_bcrypt_cost),
 		cmocka_unit_test(test_password_hash),
 		cmocka_unit_test(test_log_requests),
+		cmocka_unit_test(test_refresh_token_signing),
 		cmocka_unit_test(test_database_url_accepted),
 		cmocka_unit_test(test_database_url_refused),
 		cmocka_unit_test(test_database_url_secret_not_echoed),

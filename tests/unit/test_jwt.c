@@ -1,6 +1,6 @@
 /*
- * test_jwt: RS256 sign/verify round trips, kid (RFC 7638), JWK, key
- * loading, and a catalogue of hostile tokens. Hostile tokens are built
+ * test_jwt: RS256 and HS256 sign/verify round trips, kid (RFC 7638), JWK,
+ * key loading, and a catalogue of hostile tokens. Hostile tokens are built
  * here and, unless the point is a bad signature, signed with the right
  * private key, so that only the part under test is wrong.
  */
@@ -2285,6 +2285,679 @@ static void test_extra_duplicates(void **state)
 	rm_tree(dir);
 }
 
+/* ------------------------------------------------------------------ */
+/* HS256 refresh tokens                                                */
+
+#define HK_DIR "hs"
+#define ALL_ALGS (JWT_ALG_RS256 | JWT_ALG_HS256)
+
+/* Two fixed refresh keys, so that their kids are known answers. */
+static const unsigned char hk_one[JWT_HMAC_KEY_LEN] = {
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+	0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+	0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f
+};
+static const unsigned char hk_two[JWT_HMAC_KEY_LEN] = {
+	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa,
+	0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5,
+	0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf
+};
+
+/* After each HS256 test, even a failed one: its directory goes. */
+static int hk_teardown(void **state)
+{
+	char dir[128];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/%s", fx.dir, HK_DIR);
+	if (access(dir, F_OK) == 0)
+		(void)nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+/* dir/name holding text exactly, with mode (whatever the umask). */
+static void hk_put_text(char *path, size_t cap, const char *dir,
+    const char *name, const char *text, size_t len, mode_t mode)
+{
+	FILE *f;
+
+	snprintf(path, cap, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* dir/name holding key as scripts/gen-keys.sh writes it, with mode. */
+static void hk_put(char *path, size_t cap, const char *dir, const char *name,
+    const unsigned char *key, mode_t mode)
+{
+	char text[64];
+	long n = b64url_encode(text, sizeof(text), key, JWT_HMAC_KEY_LEN);
+
+	assert_int_equal(n, 43);
+	text[n++] = '\n';
+	hk_put_text(path, cap, dir, name, text, (size_t)n, mode);
+}
+
+/* The kid of key, computed here: base64url of 16 bytes of its SHA-256. */
+static void hk_kid(const unsigned char *key, char *kid, size_t cap)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	assert_int_equal(EVP_Digest(key, JWT_HMAC_KEY_LEN, md, &mdlen,
+	    EVP_sha256(), NULL), 1);
+	assert_int_equal(b64url_encode(kid, cap, md, 16), 22);
+}
+
+/* Key pair a plus the refresh keys; fails the test unless it loads. */
+static struct jwt_keys *hk_load(const char *path, int optional,
+    const char *extra)
+{
+	struct jwt_keys *ks = NULL;
+	char err[1024] = "";
+
+	if (jwt_keys_load(&ks, fx.path[F_A_PRIV], fx.path[F_A_PUB], NULL, err,
+	    sizeof(err)) != 0 ||
+	    jwt_keys_load_hmac(ks, path, optional, extra, err,
+	    sizeof(err)) != 0)
+		fail_msg("load %s + %s: %s", path ? path : "-",
+		    extra ? extra : "-", err);
+	return ks;
+}
+
+/* The error of loading refresh keys that must not load. */
+static void hk_load_fail(const char *path, int optional, const char *extra,
+    const char *setting, char *err, size_t cap)
+{
+	struct jwt_keys *ks = NULL;
+
+	memset(err, 0, cap);
+	assert_int_equal(jwt_keys_load(&ks, NULL, fx.path[F_A_PUB], NULL, err,
+	    cap), 0);
+	assert_int_equal(jwt_keys_load_hmac(ks, path, optional, extra, err,
+	    cap), -1);
+	jwt_keys_free(ks);
+	if (strstr(err, setting) == NULL)
+		fail_msg("error '%s' does not name %s", err, setting);
+	assert_null(strchr(err, '\n'));
+}
+
+/* b64(h) "." b64(p) "." b64(HMAC md under key). */
+static size_t hs_forge(char *out, size_t cap, const void *key, size_t keylen,
+    const EVP_MD *md, const struct hdr *h, const struct pl *p)
+{
+	char ht[1024], pt[JWT_MAX_LEN];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	size_t hl = hdr_text(ht, sizeof(ht), h), pln = pl_text(pt, sizeof(pt), p);
+	size_t pos = 0;
+
+	append_b64(out, cap, &pos, ht, hl);
+	append_char(out, cap, &pos, '.');
+	append_b64(out, cap, &pos, pt, pln);
+	assert_non_null(HMAC(md, key, (int)keylen, (const unsigned char *)out,
+	    pos, mac, &maclen));
+	append_char(out, cap, &pos, '.');
+	append_b64(out, cap, &pos, mac, maclen);
+	return pos;
+}
+
+/* A refresh header naming HS256 and the kid of key (quoted into q). */
+static struct hdr hs_hdr(const unsigned char *key, char *q, size_t cap)
+{
+	char kid[JWT_HMAC_KID_SIZE];
+	struct hdr h = hdr_std(JWT_TYP_REFRESH);
+
+	hk_kid(key, kid, sizeof(kid));
+	snprintf(q, cap, "\"%s\"", kid);
+	h.alg = Q("HS256");
+	h.kid = q;
+	return h;
+}
+
+static enum auth_err vfy_algs(const struct jwt_keys *ks, const char *tok,
+    size_t len, enum jwt_typ typ, unsigned algs)
+{
+	struct jwt_claims c;
+
+	return jwt_verify_algs(ks, tok, len, typ, algs, &pol_plain, NOW, &c);
+}
+
+static void test_hs256_roundtrip(void **state)
+{
+	struct jwt_keys *ks;
+	struct jwt_claims in, out;
+	struct json_object *h;
+	char dir[128], path[256], kid[JWT_HMAC_KID_SIZE], tok[TOKCAP];
+	unsigned char mac[EVP_MAX_MD_SIZE], sig[64];
+	unsigned int maclen = 0;
+	const char *dot;
+	long n, sl;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0600);
+	ks = hk_load(path, 0, NULL);
+	hk_kid(hk_one, kid, sizeof(kid));
+	assert_int_equal(jwt_keys_hmac_count(ks), 1);
+	assert_string_equal(jwt_keys_hmac_kid(ks, 0), kid);
+	assert_null(jwt_keys_hmac_kid(ks, 1));
+	/* Known answer: the first 16 bytes of SHA-256(00 01 .. 1f),
+	 * 630dcd2966c4336691125448bbb25b4f, base64url. */
+	assert_string_equal(kid, "Yw3NKWbEM2aRElRIu7JbTw");
+	/* Never published: the RSA key set (the JWKS) is unchanged. */
+	assert_int_equal(jwt_keys_count(ks), 1);
+
+	claims_std(&in, JWT_TYP_REFRESH);
+	n = jwt_sign_alg(ks, JWT_ALG_HS256, &in, &pol_plain, tok, sizeof(tok));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(tok));
+	h = seg_json(tok, (size_t)n, 0);
+	assert_int_equal(json_object_object_length(h), 3);
+	assert_string_equal(obj_str(h, "alg"), "HS256");
+	assert_string_equal(obj_str(h, "typ"), "rt+jwt");
+	assert_string_equal(obj_str(h, "kid"), kid);
+	json_object_put(h);
+
+	/* The MAC is HMAC-SHA-256 of "header.payload" under the raw key. */
+	dot = strrchr(tok, '.');
+	assert_non_null(dot);
+	assert_non_null(HMAC(EVP_sha256(), hk_one, sizeof(hk_one),
+	    (const unsigned char *)tok, (size_t)(dot - tok), mac, &maclen));
+	sl = b64url_decode(sig, sizeof(sig), dot + 1,
+	    (size_t)n - (size_t)(dot + 1 - tok));
+	assert_int_equal(sl, 32);
+	assert_memory_equal(sig, mac, 32);
+
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(jwt_verify_algs(ks, tok, (size_t)n, JWT_TYP_REFRESH,
+	    ALL_ALGS, &pol_plain, NOW, &out), AUTH_OK);
+	check_claims(&out, &in);
+	assert_int_equal(vfy_algs(ks, tok, (size_t)n, JWT_TYP_REFRESH,
+	    JWT_ALG_HS256), AUTH_OK);
+	/* Many in a row: the MAC context re-keys itself every time. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vfy_algs(ks, tok, (size_t)n, JWT_TYP_REFRESH,
+		    JWT_ALG_HS256), AUTH_OK);
+	/* RS256 signing is unaffected by the refresh key. */
+	n = jwt_sign(ks, &in, &pol_plain, tok, sizeof(tok));
+	assert_true(n > 0);
+	assert_int_equal(vfy_algs(ks, tok, (size_t)n, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_OK);
+	jwt_keys_free(ks);
+}
+
+/* The accepted set is the caller's: nothing outside it verifies. */
+static void test_hs256_accepted_algs(void **state)
+{
+	struct jwt_keys *ks;
+	struct jwt_claims c;
+	char dir[128], path[256], hs[TOKCAP], rs[TOKCAP];
+	long hn, rn;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0600);
+	ks = hk_load(path, 0, NULL);
+	claims_std(&c, JWT_TYP_REFRESH);
+	hn = jwt_sign_alg(ks, JWT_ALG_HS256, &c, &pol_plain, hs, sizeof(hs));
+	rn = jwt_sign_alg(ks, JWT_ALG_RS256, &c, &pol_plain, rs, sizeof(rs));
+	assert_true(hn > 0 && rn > 0);
+
+	assert_int_equal(vfy_algs(ks, hs, (size_t)hn, JWT_TYP_REFRESH,
+	    JWT_ALG_RS256), AUTH_ETOKEN);
+	assert_int_equal(vfy_algs(ks, rs, (size_t)rn, JWT_TYP_REFRESH,
+	    JWT_ALG_HS256), AUTH_ETOKEN);
+	assert_int_equal(vfy_algs(ks, hs, (size_t)hn, JWT_TYP_REFRESH, 0),
+	    AUTH_ETOKEN);
+	assert_int_equal(vfy_algs(ks, rs, (size_t)rn, JWT_TYP_REFRESH, 0),
+	    AUTH_ETOKEN);
+	/* jwt_verify is RS256 only. */
+	REFUSED(hs, (size_t)hn, JWT_TYP_REFRESH);
+	ACCEPTED(rs, (size_t)rn, JWT_TYP_REFRESH);
+	assert_int_equal(vfy_algs(ks, hs, (size_t)hn, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_OK);
+	assert_int_equal(vfy_algs(ks, rs, (size_t)rn, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_OK);
+	jwt_keys_free(ks);
+}
+
+/* An access token is never HS256: not signed, not accepted. */
+static void test_hs256_never_access(void **state)
+{
+	struct jwt_keys *ks;
+	struct jwt_claims c;
+	char dir[128], path[256], tok[TOKCAP], q[32];
+	struct hdr h;
+	struct pl p = pl_std();
+	size_t n;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0600);
+	ks = hk_load(path, 0, NULL);
+	claims_std(&c, JWT_TYP_ACCESS);
+	memset(tok, 'Z', sizeof(tok));
+	assert_int_equal(jwt_sign_alg(ks, JWT_ALG_HS256, &c, &pol_plain, tok,
+	    sizeof(tok)), -1);
+	assert_int_equal(tok[0], '\0');
+
+	/* MACed with the refresh key, as an access token: every alg set. */
+	h = hs_hdr(hk_one, q, sizeof(q));
+	h.typ = Q("at+jwt");
+	n = hs_forge(tok, sizeof(tok), hk_one, sizeof(hk_one), EVP_sha256(),
+	    &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_ACCESS, ALL_ALGS),
+	    AUTH_ETOKEN);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_ACCESS, JWT_ALG_HS256),
+	    AUTH_ETOKEN);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	/* Control: the same forgery as a refresh token verifies, so what
+	 * refused it above is its use. */
+	h.typ = Q("rt+jwt");
+	n = hs_forge(tok, sizeof(tok), hk_one, sizeof(hk_one), EVP_sha256(),
+	    &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_OK);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_ACCESS, ALL_ALGS),
+	    AUTH_ETOKEN);
+	jwt_keys_free(ks);
+}
+
+/* HS256 keyed with what an attacker has (the public key), under either
+ * kid; a MAC under the right key with the wrong kid; other HMACs. */
+static void test_hs256_key_confusion(void **state)
+{
+	static const char *const algs[] = {
+		Q("HS384"), Q("HS512"), Q("hs256"), Q("HS256 "), Q("HS2560"),
+		Q("HS256\\u0000"), Q("none"), Q("RS256"), NULL
+	};
+	struct jwt_keys *ks;
+	char dir[128], path[256], path2[256], tok[TOKCAP], pem[4096], q[32];
+	char q2[32];
+	struct hdr h;
+	struct pl p = pl_std();
+	size_t n, pemlen, i;
+	FILE *f;
+
+	(void)state;
+	f = fopen(fx.path[F_A_PUB], "r");
+	assert_non_null(f);
+	pemlen = fread(pem, 1, sizeof(pem), f);
+	fclose(f);
+	assert_true(pemlen > 100 && pemlen < sizeof(pem));
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0600);
+	hk_put(path2, sizeof(path2), dir, "other.key", hk_two, 0600);
+	ks = hk_load(path, 0, NULL);
+
+	/* The public key PEM as the secret: with the RSA kid, with the
+	 * refresh kid; as refresh and as access tokens. */
+	h = hs_hdr(hk_one, q, sizeof(q));
+	h.kid = fx.kidq_a;
+	n = hs_forge(tok, sizeof(tok), pem, pemlen, EVP_sha256(), &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	h.typ = Q("at+jwt");
+	n = hs_forge(tok, sizeof(tok), pem, pemlen, EVP_sha256(), &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_ACCESS, ALL_ALGS),
+	    AUTH_ETOKEN);
+	h = hs_hdr(hk_one, q, sizeof(q));
+	n = hs_forge(tok, sizeof(tok), pem, pemlen, EVP_sha256(), &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	/* The PEM without its final newline: no better. */
+	n = hs_forge(tok, sizeof(tok), pem, pemlen - 1, EVP_sha256(), &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+
+	/* The right key under the RSA kid: kids are looked up per alg. */
+	h.kid = fx.kidq_a;
+	n = hs_forge(tok, sizeof(tok), hk_one, sizeof(hk_one), EVP_sha256(),
+	    &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	/* RS256 under the refresh kid, really RS256-signed. */
+	h = hdr_std(JWT_TYP_REFRESH);
+	h.kid = q;
+	n = forge(tok, sizeof(tok), fx.a, &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	/* A key that is not loaded, under its own kid and under ours. */
+	h = hs_hdr(hk_two, q2, sizeof(q2));
+	n = hs_forge(tok, sizeof(tok), hk_two, sizeof(hk_two), EVP_sha256(),
+	    &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	h.kid = q;
+	n = hs_forge(tok, sizeof(tok), hk_two, sizeof(hk_two), EVP_sha256(),
+	    &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	/* Other algorithms and spellings, MACed with the real key. */
+	for (i = 0; algs[i] != NULL; i++) {
+		const EVP_MD *md = strstr(algs[i], "384") ? EVP_sha384() :
+		    strstr(algs[i], "512") ? EVP_sha512() : EVP_sha256();
+
+		h = hs_hdr(hk_one, q, sizeof(q));
+		h.alg = algs[i];
+		n = hs_forge(tok, sizeof(tok), hk_one, sizeof(hk_one), md, &h,
+		    &p);
+		if (vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS) !=
+		    AUTH_ETOKEN)
+			fail_msg("alg %s accepted", algs[i]);
+	}
+	/* Control: the right key, kid and alg. */
+	h = hs_hdr(hk_one, q, sizeof(q));
+	n = hs_forge(tok, sizeof(tok), hk_one, sizeof(hk_one), EVP_sha256(),
+	    &h, &p);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_OK);
+	jwt_keys_free(ks);
+}
+
+/* A MAC of the wrong length or with one bit changed. */
+static void test_hs256_mac_tampered(void **state)
+{
+	struct jwt_keys *ks;
+	struct jwt_claims c;
+	char dir[128], path[256], tok[TOKCAP], bad[TOKCAP];
+	unsigned char sig[64];
+	size_t n, start = 0, sl;
+	long m;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0600);
+	ks = hk_load(path, 0, NULL);
+	claims_std(&c, JWT_TYP_REFRESH);
+	m = jwt_sign_alg(ks, JWT_ALG_HS256, &c, &pol_plain, tok, sizeof(tok));
+	assert_true(m > 0);
+	n = (size_t)m;
+	sl = seg(tok, n, 2, &start);
+	assert_int_equal(b64url_decode(sig, sizeof(sig), tok + start, sl), 32);
+
+	/* 31, 33 and 0 bytes. */
+	m = (long)splice_raw(bad, sizeof(bad), tok, n, 2, sig, 31);
+	assert_int_equal(vfy_algs(ks, bad, (size_t)m, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_ETOKEN);
+	sig[32] = 0;
+	m = (long)splice_raw(bad, sizeof(bad), tok, n, 2, sig, 33);
+	assert_int_equal(vfy_algs(ks, bad, (size_t)m, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_ETOKEN);
+	m = (long)splice(bad, sizeof(bad), tok, n, 2, "", 0);
+	assert_int_equal(vfy_algs(ks, bad, (size_t)m, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_ETOKEN);
+	/* Every bit of the MAC, one at a time. */
+	for (size_t bit = 0; bit < 256; bit++) {
+		unsigned char flipped[32];
+
+		memcpy(flipped, sig, 32);
+		flipped[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+		m = (long)splice_raw(bad, sizeof(bad), tok, n, 2, flipped, 32);
+		if (vfy_algs(ks, bad, (size_t)m, JWT_TYP_REFRESH, ALL_ALGS) !=
+		    AUTH_ETOKEN)
+			fail_msg("MAC bit %zu flipped accepted", bit);
+	}
+	/* One payload bit: the MAC no longer matches. */
+	memcpy(bad, tok, n + 1);
+	bad[seg(tok, n, 1, &start) / 2 + start] ^= 1;
+	assert_int_equal(vfy_algs(ks, bad, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_ETOKEN);
+	assert_int_equal(vfy_algs(ks, tok, n, JWT_TYP_REFRESH, ALL_ALGS),
+	    AUTH_OK);
+	jwt_keys_free(ks);
+}
+
+/* Retired refresh keys verify; only REFRESH_KEY_PATH's key signs. */
+static void test_hs256_retired_keys(void **state)
+{
+	struct jwt_keys *old, *now, *vo;
+	struct jwt_claims c, out;
+	char dir[128], path[256], ret[160], list[512], tok[TOKCAP];
+	char kid1[JWT_HMAC_KID_SIZE], kid2[JWT_HMAC_KID_SIZE];
+	long n;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	snprintf(ret, sizeof(ret), "%s/retired-refresh", dir);
+	assert_int_equal(mkdir(ret, 0700), 0);
+	hk_put(path, sizeof(path), ret, "refresh-1700000000.key", hk_one, 0600);
+	old = hk_load(path, 0, NULL);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_two, 0600);
+	now = hk_load(path, 0, ret);
+	hk_kid(hk_one, kid1, sizeof(kid1));
+	hk_kid(hk_two, kid2, sizeof(kid2));
+	assert_int_equal(jwt_keys_hmac_count(now), 2);
+	assert_string_equal(jwt_keys_hmac_kid(now, 0), kid2);
+	assert_string_equal(jwt_keys_hmac_kid(now, 1), kid1);
+
+	/* A token of the retired key verifies; new ones carry the new kid. */
+	claims_std(&c, JWT_TYP_REFRESH);
+	n = jwt_sign_alg(old, JWT_ALG_HS256, &c, &pol_plain, tok, sizeof(tok));
+	assert_true(n > 0);
+	assert_int_equal(jwt_verify_algs(now, tok, (size_t)n, JWT_TYP_REFRESH,
+	    ALL_ALGS, &pol_plain, NOW, &out), AUTH_OK);
+	check_claims(&out, &c);
+	n = jwt_sign_alg(now, JWT_ALG_HS256, &c, &pol_plain, tok, sizeof(tok));
+	assert_true(n > 0);
+	assert_int_equal(vfy_algs(old, tok, (size_t)n, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_ETOKEN);
+	{
+		struct json_object *h = seg_json(tok, (size_t)n, 0);
+
+		assert_string_equal(obj_str(h, "kid"), kid2);
+		json_object_put(h);
+	}
+
+	/* Retired keys alone (REFRESH_KEY_PATH absent and optional):
+	 * they verify, nothing signs. */
+	snprintf(list, sizeof(list), "%s/none.key", dir);
+	vo = hk_load(list, 1, ret);
+	assert_int_equal(jwt_keys_hmac_count(vo), 1);
+	assert_int_equal(jwt_sign_alg(vo, JWT_ALG_HS256, &c, &pol_plain, tok,
+	    sizeof(tok)), -1);
+	n = jwt_sign_alg(old, JWT_ALG_HS256, &c, &pol_plain, tok, sizeof(tok));
+	assert_int_equal(vfy_algs(vo, tok, (size_t)n, JWT_TYP_REFRESH,
+	    ALL_ALGS), AUTH_OK);
+	jwt_keys_free(vo);
+
+	/* The current key listed again among the retired: one key. */
+	snprintf(list, sizeof(list), "%s:%s", ret, path);
+	vo = hk_load(path, 0, list);
+	assert_int_equal(jwt_keys_hmac_count(vo), 2);
+	jwt_keys_free(vo);
+	jwt_keys_free(now);
+	jwt_keys_free(old);
+}
+
+static void test_hs256_load_optional(void **state)
+{
+	struct jwt_keys *ks;
+	struct jwt_claims c;
+	char missing[256], err[512], tok[TOKCAP];
+
+	(void)state;
+	snprintf(missing, sizeof(missing), "%s/no-such.key", fx.dir);
+	/* Optional and absent: no key, no HS256. */
+	ks = hk_load(missing, 1, "");
+	assert_int_equal(jwt_keys_hmac_count(ks), 0);
+	claims_std(&c, JWT_TYP_REFRESH);
+	assert_int_equal(jwt_sign_alg(ks, JWT_ALG_HS256, &c, &pol_plain, tok,
+	    sizeof(tok)), -1);
+	jwt_keys_free(ks);
+	ks = hk_load(NULL, 0, NULL);
+	assert_int_equal(jwt_keys_hmac_count(ks), 0);
+	jwt_keys_free(ks);
+	/* Required and absent: one line naming the setting and the file. */
+	hk_load_fail(missing, 0, NULL, "REFRESH_KEY_PATH", err, sizeof(err));
+	assert_non_null(strstr(err, missing));
+	/* A listed retired key is never optional. */
+	hk_load_fail(NULL, 1, missing, "REFRESH_EXTRA_KEYS", err, sizeof(err));
+	hk_load_fail(missing, 1, missing, "REFRESH_EXTRA_KEYS", err,
+	    sizeof(err));
+}
+
+static void test_hs256_load_twice(void **state)
+{
+	struct jwt_keys *ks;
+	char dir[128], path[256], err[512];
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0600);
+	ks = hk_load(path, 0, NULL);
+	assert_int_equal(jwt_keys_load_hmac(ks, path, 0, NULL, err,
+	    sizeof(err)), -1);
+	assert_int_equal(jwt_keys_hmac_count(ks), 1);
+	jwt_keys_free(ks);
+}
+
+/* Group or others may touch it: refused, whatever it holds. */
+static void test_hs256_load_mode(void **state)
+{
+	static const mode_t bad[] = {
+		0644, 0640, 0604, 0620, 0602, 0660, 0666, 0610, 0601
+	};
+	struct jwt_keys *ks;
+	char dir[128], path[256], err[512];
+	size_t i;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hk_put(path, sizeof(path), dir, "refresh.key", hk_one, bad[i]);
+		hk_load_fail(path, 0, NULL, "REFRESH_KEY_PATH", err,
+		    sizeof(err));
+		assert_non_null(strstr(err, "chmod 600"));
+		/* Optional only means absent: a bad key still stops it. */
+		hk_load_fail(path, 1, NULL, "REFRESH_KEY_PATH", err,
+		    sizeof(err));
+		assert_int_equal(unlink(path), 0);
+	}
+	/* The same in a retired-keys directory. */
+	hk_put(path, sizeof(path), dir, "old.key", hk_one, 0644);
+	hk_load_fail(NULL, 0, dir, "REFRESH_EXTRA_KEYS", err, sizeof(err));
+	assert_non_null(strstr(err, "old.key"));
+	assert_int_equal(unlink(path), 0);
+	/* Owner-only modes load. */
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0400);
+	ks = hk_load(path, 0, NULL);
+	jwt_keys_free(ks);
+	assert_int_equal(chmod(path, 0600), 0);
+	ks = hk_load(path, 0, NULL);
+	jwt_keys_free(ks);
+	/* A directory where the key belongs. */
+	hk_load_fail(dir, 0, NULL, "REFRESH_KEY_PATH", err, sizeof(err));
+}
+
+/* Exactly 43 base64url characters and one optional newline; the error
+ * never shows what the file holds. */
+static void test_hs256_load_content(void **state)
+{
+	static const char *const texts[] = {
+		"", "\n",
+		/* 42 and 44 characters */
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg",
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8A",
+		/* padded, standard alphabet, whitespace around */
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+",
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n\n",
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\r\n",
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 ",
+		" AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+		/* non-zero trailing bits: a second spelling of one key */
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9",
+		NULL
+	};
+	struct jwt_keys *ks;
+	char dir[128], path[256], err[512], big[300];
+	size_t i;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	for (i = 0; texts[i] != NULL; i++) {
+		hk_put_text(path, sizeof(path), dir, "refresh.key", texts[i],
+		    strlen(texts[i]), 0600);
+		hk_load_fail(path, 0, NULL, "REFRESH_KEY_PATH", err,
+		    sizeof(err));
+		if (strlen(texts[i]) > 8 &&
+		    strstr(err, "AAECAwQFBgcICQoLDA0O") != NULL)
+			fail_msg("error shows the key: %s", err);
+	}
+	/* A file too long to be a key. */
+	memset(big, 'A', sizeof(big));
+	hk_put_text(path, sizeof(path), dir, "refresh.key", big, sizeof(big),
+	    0600);
+	hk_load_fail(path, 0, NULL, "REFRESH_KEY_PATH", err, sizeof(err));
+	/* Control: the text gen-keys.sh writes, with and without newline. */
+	hk_put_text(path, sizeof(path), dir, "refresh.key",
+	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", 43, 0600);
+	ks = hk_load(path, 0, NULL);
+	assert_string_equal(jwt_keys_hmac_kid(ks, 0), "Yw3NKWbEM2aRElRIu7JbTw");
+	jwt_keys_free(ks);
+	hk_put(path, sizeof(path), dir, "refresh.key", hk_one, 0600);
+	ks = hk_load(path, 0, NULL);
+	assert_string_equal(jwt_keys_hmac_kid(ks, 0), "Yw3NKWbEM2aRElRIu7JbTw");
+	jwt_keys_free(ks);
+}
+
+static void test_hs256_extra_dir(void **state)
+{
+	struct jwt_keys *ks;
+	char dir[128], ret[160], path[256], err[512], list[512];
+	unsigned char key[JWT_HMAC_KEY_LEN];
+	int i;
+
+	(void)state;
+	sub_dir(dir, sizeof(dir), HK_DIR);
+	snprintf(ret, sizeof(ret), "%s/retired-refresh", dir);
+	assert_int_equal(mkdir(ret, 0700), 0);
+	hk_put(path, sizeof(path), ret, "b.key", hk_two, 0600);
+	hk_put(path, sizeof(path), ret, "a.key", hk_one, 0600);
+	/* Not *.key, or hidden: ignored, however unreadable as keys. */
+	hk_put_text(path, sizeof(path), ret, "notes.txt", "x", 1, 0644);
+	hk_put_text(path, sizeof(path), ret, "a.key.bak", "x", 1, 0644);
+	hk_put_text(path, sizeof(path), ret, ".hidden.key", "x", 1, 0644);
+	hk_put_text(path, sizeof(path), ret, "key", "x", 1, 0644);
+	ks = hk_load(NULL, 0, ret);
+	assert_int_equal(jwt_keys_hmac_count(ks), 2);
+	/* In name order. */
+	{
+		char k1[JWT_HMAC_KID_SIZE], k2[JWT_HMAC_KID_SIZE];
+
+		hk_kid(hk_one, k1, sizeof(k1));
+		hk_kid(hk_two, k2, sizeof(k2));
+		assert_string_equal(jwt_keys_hmac_kid(ks, 0), k1);
+		assert_string_equal(jwt_keys_hmac_kid(ks, 1), k2);
+	}
+	jwt_keys_free(ks);
+
+	/* A broken *.key stops the load, named. */
+	hk_put_text(path, sizeof(path), ret, "c.key", "garbage\n", 8, 0600);
+	hk_load_fail(NULL, 0, ret, "REFRESH_EXTRA_KEYS", err, sizeof(err));
+	assert_non_null(strstr(err, "c.key"));
+	assert_int_equal(unlink(path), 0);
+
+	/* At most JWT_MAX_KEYS keys. */
+	memcpy(key, hk_one, sizeof(key));
+	for (i = 0; i < JWT_MAX_KEYS; i++) {
+		char name[32];
+
+		key[0] = (unsigned char)(0x40 + i);
+		snprintf(name, sizeof(name), "k%02d.key", i);
+		hk_put(path, sizeof(path), ret, name, key, 0600);
+	}
+	snprintf(list, sizeof(list), "%s", ret);
+	hk_load_fail(NULL, 0, list, "REFRESH_EXTRA_KEYS", err, sizeof(err));
+	assert_non_null(strstr(err, "more than"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest jwt[] = {
@@ -2340,6 +3013,17 @@ int main(void)
 		    extra_dir_teardown),
 		cmocka_unit_test_teardown(test_extra_duplicates,
 		    extra_dir_teardown),
+		cmocka_unit_test_teardown(test_hs256_roundtrip, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_accepted_algs, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_never_access, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_key_confusion, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_mac_tampered, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_retired_keys, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_load_optional, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_load_twice, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_load_mode, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_load_content, hk_teardown),
+		cmocka_unit_test_teardown(test_hs256_extra_dir, hk_teardown),
 	};
 
 	return cmocka_run_group_tests(jwt, group_setup, group_teardown);

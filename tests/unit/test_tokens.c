@@ -2,12 +2,16 @@
 #include "unit.h"
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
 
+#include "b64url.h"
 #include "jwt.h"
 #include "store.h"
 #include "tokens.h"
@@ -15,20 +19,43 @@
 
 struct tt {
 	struct fx fx;
-	struct jwt_keys *keys;
+	struct jwt_keys *keys;       /* the RSA pair only */
+	struct jwt_keys *hkeys;      /* the same pair and a refresh key */
+	unsigned char rkey[JWT_HMAC_KEY_LEN];
 	struct store *store;
 	struct tokens t;
 };
 
+/* A random refresh key into x->rkey and dir/refresh.key (0600). */
+static int tt_refresh_key(struct tt *x, char *path, size_t cap)
+{
+	char text[64];
+	long n;
+
+	snprintf(path, cap, "%s/refresh.key", x->fx.dir);
+	if (RAND_bytes(x->rkey, sizeof(x->rkey)) != 1)
+		return -1;
+	n = b64url_encode(text, sizeof(text), x->rkey, sizeof(x->rkey));
+	if (n < 0)
+		return -1;
+	text[n++] = '\n';
+	return fx_write_file(path, text, (size_t)n);
+}
+
 static int tt_setup(void **state)
 {
 	struct tt *x = calloc(1, sizeof(*x));
-	char err[512] = "";
+	char err[512] = "", rpath[FX_PATH_MAX];
 
 	if (x == NULL || fx_init(&x->fx) != 0)
 		goto fail;
 	if (fx_make_keys(x->fx.priv, x->fx.pub) != 0 ||
+	    tt_refresh_key(x, rpath, sizeof(rpath)) != 0 ||
 	    jwt_keys_load(&x->keys, x->fx.priv, x->fx.pub, NULL, err,
+	    sizeof(err)) != 0 ||
+	    jwt_keys_load(&x->hkeys, x->fx.priv, x->fx.pub, NULL, err,
+	    sizeof(err)) != 0 ||
+	    jwt_keys_load_hmac(x->hkeys, rpath, 0, NULL, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "keys: %s\n", err);
 		goto fail;
@@ -39,6 +66,8 @@ static int tt_setup(void **state)
 		goto fail;
 	}
 	x->t.keys = x->keys;
+	x->t.refresh_alg = JWT_ALG_RS256;
+	x->t.refresh_algs = tokens_refresh_algs(x->keys);
 	x->t.pol.iss = "test-iss";
 	x->t.pol.aud = "";
 	x->t.pol.skew = 30;
@@ -51,6 +80,7 @@ static int tt_setup(void **state)
 fail:
 	if (x != NULL) {
 		store_close(x->store);
+		jwt_keys_free(x->hkeys);
 		jwt_keys_free(x->keys);
 		fx_fini(&x->fx);
 	}
@@ -63,18 +93,30 @@ static int tt_teardown(void **state)
 	struct tt *x = *state;
 
 	store_close(x->store);
+	jwt_keys_free(x->hkeys);
 	jwt_keys_free(x->keys);
 	fx_fini(&x->fx);
 	free(x);
 	return 0;
 }
 
+/*
+ * Configure x->t as an endpoint would be for REFRESH_TOKEN_SIGNING=alg,
+ * with the refresh key configured (hkeys) or not (keys).
+ */
+static void tt_mode(struct tt *x, enum jwt_alg alg, int with_key)
+{
+	x->t.keys = with_key ? x->hkeys : x->keys;
+	x->t.refresh_alg = alg;
+	x->t.refresh_algs = tokens_refresh_algs(x->t.keys);
+}
+
 static enum auth_err verify(struct tt *x, const char *tok, enum jwt_typ typ,
     struct jwt_claims *c)
 {
 	memset(c, 0, sizeof(*c));
-	return jwt_verify(x->keys, tok, strlen(tok), typ, &x->t.pol,
-	    (long long)time(NULL), c);
+	return jwt_verify_algs(x->hkeys, tok, strlen(tok), typ,
+	    JWT_ALG_RS256 | JWT_ALG_HS256, &x->t.pol, (long long)time(NULL), c);
 }
 
 /* Both tokens of p verify with their own type, for p's user and session. */
@@ -488,6 +530,223 @@ static void test_pair_json(void **state)
 	assert_int_equal(tokens_pair_json(&p, buf, 16), -1);
 }
 
+/* ---- REFRESH_TOKEN_SIGNING ---- */
+
+/* The header member name of tok (a string) into out. */
+static void header_str(const char *tok, const char *name, char *out,
+    size_t cap)
+{
+	unsigned char raw[512];
+	const char *dot = strchr(tok, '.');
+	struct json_object *h, *v = NULL;
+	long n;
+
+	assert_non_null(dot);
+	n = b64url_decode(raw, sizeof(raw) - 1, tok, (size_t)(dot - tok));
+	assert_true(n > 0);
+	raw[n] = '\0';
+	h = json_tokener_parse((const char *)raw);
+	assert_non_null(h);
+	assert_true(json_object_object_get_ex(h, name, &v));
+	snprintf(out, cap, "%s", json_object_get_string(v));
+	json_object_put(h);
+}
+
+static void assert_algs(const struct tokens_pair *p, const char *access,
+    const char *refresh)
+{
+	char alg[16];
+
+	header_str(p->access, "alg", alg, sizeof(alg));
+	assert_string_equal(alg, access);
+	header_str(p->refresh, "alg", alg, sizeof(alg));
+	assert_string_equal(alg, refresh);
+}
+
+/* An HS256 token of type typ ("at+jwt", "rt+jwt") with claims c, MACed
+ * with the refresh key under its kid: what only a key holder can make. */
+static void forge_hs256(struct tt *x, const char *typ,
+    const struct jwt_claims *c, char *out, size_t cap)
+{
+	char hdr[160], pl[512];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	long n, m;
+	int hl, pln;
+
+	hl = snprintf(hdr, sizeof(hdr),
+	    "{\"alg\":\"HS256\",\"typ\":\"%s\",\"kid\":\"%s\"}", typ,
+	    jwt_keys_hmac_kid(x->hkeys, 0));
+	pln = snprintf(pl, sizeof(pl), "{\"iss\":\"test-iss\",\"sub\":\"%s\","
+	    "\"iat\":%lld,\"exp\":%lld,\"jti\":\"%s\",\"sid\":\"%s\"}", c->sub,
+	    c->iat, c->exp, c->jti, c->sid);
+	assert_true(hl > 0 && pln > 0);
+	n = b64url_encode(out, cap, (const unsigned char *)hdr, (size_t)hl);
+	assert_true(n > 0);
+	out[n++] = '.';
+	m = b64url_encode(out + n, cap - (size_t)n, (const unsigned char *)pl,
+	    (size_t)pln);
+	assert_true(m > 0);
+	n += m;
+	assert_non_null(HMAC(EVP_sha256(), x->rkey, sizeof(x->rkey),
+	    (const unsigned char *)out, (size_t)n, mac, &maclen));
+	out[n++] = '.';
+	assert_true(b64url_encode(out + n, cap - (size_t)n, mac, maclen) > 0);
+}
+
+static void test_refresh_algs_per_mode(void **state)
+{
+	struct tt *x = *state;
+
+	/* Whatever REFRESH_TOKEN_SIGNING says, the keys decide. */
+	assert_int_equal(tokens_refresh_algs(x->keys), JWT_ALG_RS256);
+	assert_int_equal(tokens_refresh_algs(x->hkeys),
+	    JWT_ALG_RS256 | JWT_ALG_HS256);
+	tt_mode(x, JWT_ALG_HS256, 1);
+	assert_int_equal(x->t.refresh_algs, JWT_ALG_RS256 | JWT_ALG_HS256);
+	tt_mode(x, JWT_ALG_RS256, 1);
+	assert_int_equal(x->t.refresh_algs, JWT_ALG_RS256 | JWT_ALG_HS256);
+	tt_mode(x, JWT_ALG_RS256, 0);
+	assert_int_equal(x->t.refresh_algs, JWT_ALG_RS256);
+}
+
+static void test_hs256_pairs(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q, r;
+	struct jwt_claims c;
+	enum store_rotation how = STORE_DEAD;
+	char kid[JWT_HMAC_KID_SIZE], email[VALID_EMAIL_MAX + 1];
+
+	tt_mode(x, JWT_ALG_HS256, 1);
+	do_register(x, "hs@example.com", &p);
+	assert_pair(x, &p);
+	assert_algs(&p, "RS256", "HS256");
+	header_str(p.refresh, "kid", kid, sizeof(kid));
+	assert_string_equal(kid, jwt_keys_hmac_kid(x->hkeys, 0));
+	/* The access token is what other services verify: RS256, public. */
+	assert_int_equal(jwt_verify(x->keys, p.access, strlen(p.access),
+	    JWT_TYP_ACCESS, &x->t.pol, (long long)time(NULL), &c), AUTH_OK);
+	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
+	    (long long)time(NULL), &c, email), AUTH_OK);
+
+	assert_int_equal(tokens_login(&x->t, p.user_id, NULL, &q), AUTH_OK);
+	assert_algs(&q, "RS256", "HS256");
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &r, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	assert_pair(x, &r);
+	assert_algs(&r, "RS256", "HS256");
+	/* Replay of an HS256 token is a replay like any other. */
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &r, &how), AUTH_EREVOKED);
+	assert_int_equal(how, STORE_REPLAY);
+	/* Logout reads HS256 refresh tokens. */
+	assert_int_equal(tokens_logout(&x->t, q.refresh, strlen(q.refresh), &c),
+	    AUTH_OK);
+	assert_string_equal(c.sid, q.session_id);
+	assert_int_equal(tokens_refresh(&x->t, q.refresh, strlen(q.refresh),
+	    &r, &how), AUTH_EREVOKED);
+}
+
+/* Tokens of the previous setting rotate and log out after a switch. */
+static void test_switch_rs256_to_hs256(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q, r;
+	struct jwt_claims c;
+	enum store_rotation how = STORE_DEAD;
+	char email[VALID_EMAIL_MAX + 1];
+
+	tt_mode(x, JWT_ALG_RS256, 0);
+	do_register(x, "before@example.com", &p);
+	do_register(x, "before2@example.com", &q);
+	assert_algs(&p, "RS256", "RS256");
+
+	tt_mode(x, JWT_ALG_HS256, 1);
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &r, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+	assert_algs(&r, "RS256", "HS256");
+	assert_string_equal(r.session_id, p.session_id);
+	/* The successor rotates in its turn. */
+	assert_int_equal(tokens_refresh(&x->t, r.refresh, strlen(r.refresh),
+	    &r, &how), AUTH_OK);
+	assert_int_equal(tokens_logout(&x->t, q.refresh, strlen(q.refresh), &c),
+	    AUTH_OK);
+	assert_int_equal(tokens_check_access(&x->t, p.access, strlen(p.access),
+	    (long long)time(NULL), &c, email), AUTH_OK);
+}
+
+static void test_switch_hs256_to_rs256(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, q, s, r;
+	struct jwt_claims c;
+	enum store_rotation how = STORE_DEAD;
+
+	tt_mode(x, JWT_ALG_HS256, 1);
+	do_register(x, "hs1@example.com", &p);
+	do_register(x, "hs2@example.com", &q);
+	do_register(x, "hs3@example.com", &s);
+
+	/* Back to rs256, the refresh key still configured. */
+	tt_mode(x, JWT_ALG_RS256, 1);
+	assert_int_equal(tokens_refresh(&x->t, p.refresh, strlen(p.refresh),
+	    &r, &how), AUTH_OK);
+	assert_algs(&r, "RS256", "RS256");
+	assert_int_equal(tokens_logout(&x->t, q.refresh, strlen(q.refresh), &c),
+	    AUTH_OK);
+
+	/* Without the key, HS256 is not accepted: refused as a bad token,
+	 * the session untouched. */
+	tt_mode(x, JWT_ALG_RS256, 0);
+	how = STORE_ROTATED;
+	assert_int_equal(tokens_refresh(&x->t, s.refresh, strlen(s.refresh),
+	    &r, &how), AUTH_ETOKEN);
+	assert_int_equal(how, STORE_DEAD);
+	assert_int_equal(tokens_logout(&x->t, s.refresh, strlen(s.refresh), &c),
+	    AUTH_ETOKEN);
+	tt_mode(x, JWT_ALG_RS256, 1);
+	assert_int_equal(tokens_refresh(&x->t, s.refresh, strlen(s.refresh),
+	    &r, &how), AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+}
+
+/* No HS256 token ever passes as an access token, even MACed right. */
+static void test_access_never_hs256(void **state)
+{
+	struct tt *x = *state;
+	struct tokens_pair p, r;
+	struct jwt_claims c, rc;
+	enum store_rotation how = STORE_DEAD;
+	char email[VALID_EMAIL_MAX + 1], tok[JWT_MAX_LEN + 1];
+	long long now = (long long)time(NULL);
+
+	tt_mode(x, JWT_ALG_HS256, 1);
+	do_register(x, "noconf@example.com", &p);
+	assert_int_equal(verify(x, p.refresh, JWT_TYP_REFRESH, &rc), AUTH_OK);
+
+	/* The user's live session, as an access token MACed with the
+	 * refresh key. */
+	c = rc;
+	c.iat = now;
+	c.exp = now + 900;
+	assert_int_equal(valid_uuid_new(c.jti), 0);
+	forge_hs256(x, "at+jwt", &c, tok, sizeof(tok));
+	assert_int_equal(tokens_check_access(&x->t, tok, strlen(tok), now, &c,
+	    email), AUTH_ETOKEN);
+	/* The real HS256 refresh token as a bearer token. */
+	assert_int_equal(tokens_check_access(&x->t, p.refresh,
+	    strlen(p.refresh), now, &c, email), AUTH_ETOKEN);
+	/* Control: the forger is right; as a refresh token of that jti, the
+	 * same construction rotates. */
+	forge_hs256(x, "rt+jwt", &rc, tok, sizeof(tok));
+	assert_int_equal(tokens_refresh(&x->t, tok, strlen(tok), &r, &how),
+	    AUTH_OK);
+	assert_int_equal(how, STORE_ROTATED);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
@@ -503,6 +762,11 @@ int main(void)
 		T(test_check_access_cache),
 		T(test_check_access_epoch),
 		T(test_pair_json),
+		T(test_refresh_algs_per_mode),
+		T(test_hs256_pairs),
+		T(test_switch_rs256_to_hs256),
+		T(test_switch_hs256_to_rs256),
+		T(test_access_never_hs256),
 	};
 #undef T
 
