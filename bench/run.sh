@@ -161,6 +161,17 @@ load() {
 	rps=$(tail -1 "$work/results" | jq .rps)
 }
 
+# log_bytes FILE SIZE_BEFORE: add to the last result the bytes of log its
+# requests wrote, per request (LOG_REQUESTS decides how many lines).
+log_bytes() {
+	local now last
+	now=$(stat -c %s "$1")
+	last=$(tail -1 "$work/results")
+	sed -i '$d' "$work/results"
+	jq -c --argjson b "$((now - $2))" '. + {log_bytes_per_request: ($b / .requests)}' \
+		<<<"$last" >> "$work/results"
+}
+
 # The ceilings, each measured now; they set $ceiling.
 hello_ceiling() {
 	load healthz hello "$hello_port" 0 hello
@@ -285,7 +296,9 @@ users "$conns"
 for s in healthz me; do
 	want "$s" || continue
 	hello_ceiling
+	log0=$(stat -c %s "$work/main/run/auth.log")
 	load "$s" "$s" "$main_port" "$ceiling" hello
+	log_bytes "$work/main/run/auth.log" "$log0"
 done
 if want refresh; then
 	rsa_ceiling
@@ -298,6 +311,20 @@ for s in login register; do
 done
 db_small=$(stat -c %s "$work/main/auth.db")
 stop_stack main
+
+# me again on a stack without access lines (audit events only): what the
+# per-request line costs.
+if want me; then
+	extra_env=(LOG_REQUESTS=off)
+	stack quiet
+	extra_env=()
+	users "$conns"
+	hello_ceiling
+	log0=$(stat -c %s "$work/quiet/run/auth.log")
+	load me me-log-off "$port" "$ceiling" hello
+	log_bytes "$work/quiet/run/auth.log" "$log0"
+	stop_stack quiet
+fi
 
 # The other three ways of refresh, each right after its ceiling.
 if want refresh; then
@@ -386,5 +413,7 @@ jq -r '
 	"Stack as run: \(.processes) processes (FCGI_CHILDREN=\(.settings.fcgi_children), refresh \(.settings.fcgi_children_refresh)), RSS \(.rss_kb / 1024 | floor) MiB, PSS \(.pss_kb / 1024 * 10 | round / 10) MiB; start to first answer \(.startup_ms) ms.",
 	(if .two_per_endpoint.processes > 0 then "Stack with 2 processes per endpoint: \(.two_per_endpoint.processes) processes, PSS \(.two_per_endpoint.pss_kb / 1024 * 10 | round / 10) MiB (sum of RSS \(.two_per_endpoint.rss_kb / 1024 | floor) MiB, shared pages counted once per process)." else empty end),
 	(if .db_bytes.scale > 0 then "Scale: database \(.db_bytes.scale / 1048576 | floor) MiB (small run \(.db_bytes.small / 1024 | floor) KiB); me \(((.scenarios[] | select(.label == "me-scale") | .rps) / (.scenarios[] | select(.label == "me") | .rps)) * 100 | round)% and refresh \(((.scenarios[] | select(.label == "refresh-scale") | .rps) / (.scenarios[] | select(.label == "refresh") | .rps)) * 100 | round)% of the small-database rate." else empty end),
+	([.scenarios[] | select(.label == "me" or .label == "me-log-off")] as $m |
+	 if ($m | length) == 2 then "Access lines: me wrote \($m[0].log_bytes_per_request | round) bytes of log per request at \($m[0].rps | floor) req/s with LOG_REQUESTS=all, \($m[1].log_bytes_per_request | round) at \($m[1].rps | floor) req/s with off." else empty end),
 	"Machine: \(.machine.cpu), \(.machine.cores) cores, Linux \(.machine.kernel); wrk -t\(.settings.connections) -c\(.settings.connections) -d\(.settings.duration_s)s on the same machine."
 	' "$out/results.json"

@@ -298,7 +298,13 @@ login() {
 	( cd "$second" && RUN_DIR="$second/run" DATABASE_URL="sqlite:///$second/auth.db" \
 		PORT="$(free_port)" ENDPOINTS="healthz me" "$ROOT/scripts/start.sh" --background ) >/dev/null
 	other_me=$(read -r p _ < "$second/run/me.pid"; echo "$p")
+	# Its master may still be forking: wait until its workers stand still.
 	other_workers=$(workers_of "$other_me")
+	for _ in $(seq 1 50); do
+		sleep 0.2
+		[ "$(workers_of "$other_me")" = "$other_workers" ] && break
+		other_workers=$(workers_of "$other_me")
+	done
 
 	for pid in "$sleeper" "$worker" "$login_master" "$other_me"; do
 		echo "$pid" > "$RUN_DIR/me.pid"
