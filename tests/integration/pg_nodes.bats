@@ -9,17 +9,17 @@ load helper
 setup_file() {
 	# shellcheck source=tests/pg.sh
 	. "$ROOT/tests/pg.sh"
-	if [ -z "${PG_HOST:-}" ]; then
-		pg_start "$BATS_FILE_TMPDIR/pg"
-		export PG_OWN=1
-	fi
+	# A server of this file's own, also when the run has one: the restart
+	# test stops and starts it, and a server started here must be stopped
+	# here.
+	pg_start "$BATS_FILE_TMPDIR/pg"
 	"$ROOT/scripts/gen-keys.sh" "$BATS_FILE_TMPDIR/keys" >/dev/null
 }
 
 teardown_file() {
 	# shellcheck source=tests/pg.sh
 	. "$ROOT/tests/pg.sh"
-	[ -z "${PG_OWN:-}" ] || pg_stop
+	pg_stop
 }
 
 setup() {

@@ -347,8 +347,6 @@ static void test_refresh_token_signing(void **state)
 	load_bad_with("REFRESH_KEY_PATH", "", "REFRESH_KEY_PATH");
 	clear_env();
 }
-	clear_env();
-}
 
 static void assert_db_url(const char *url, const char *path)
 {
