@@ -35,6 +35,19 @@ enum store_sql {
 	SQL__MAX
 };
 
+/*
+ * A user's live sessions, newest first; ties (the same second) in the
+ * order they were made, which each engine keeps its own way. Last used:
+ * when its newest token was issued (migration 003).
+ */
+#define STORE_SQL_SESSIONS_LIST(insertion_order) \
+	"SELECT s.id, s.created_at, (SELECT max(t.issued_at) FROM " \
+	"refresh_tokens t WHERE t.session_id = s.id), s.user_agent, s.ip " \
+	"FROM sessions s WHERE s.user_id = ?1 AND s.revoked = 0 AND " \
+	"EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id " \
+	"AND t.revoked = 0 AND t.expires_at > ?2) " \
+	"ORDER BY s.created_at DESC, " insertion_order " DESC LIMIT ?3"
+
 static const char *const store_sql_text[SQL__MAX] = {
 	[SQL_USER_INSERT] =
 	    "INSERT INTO users(id, email, password_hash, created_at) "
@@ -81,15 +94,8 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "UPDATE refresh_tokens SET revoked = 1, revoked_at = ?2 "
 	    "WHERE session_id IN (SELECT id FROM sessions WHERE user_id = ?1) "
 	    "AND revoked = 0",
-	[SQL_SESSIONS_LIST] =
-	    /* Last used: when its newest token was issued (migration 003). */
-	    "SELECT s.id, s.created_at, (SELECT max(t.issued_at) FROM "
-	    "refresh_tokens t WHERE t.session_id = s.id), s.user_agent, s.ip "
-	    "FROM sessions s WHERE s.user_id = ?1 AND s.revoked = 0 AND "
-	    "EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id "
-	    "AND t.revoked = 0 AND t.expires_at > ?2) "
-	    "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?3",
-	    /* PostgreSQL has no rowid: store_sql_pg orders by seq. */
+	/* PostgreSQL has no rowid: store_sql_pg orders by seq. */
+	[SQL_SESSIONS_LIST] = STORE_SQL_SESSIONS_LIST("s.rowid"),
 	[SQL_THROTTLE_GET] =
 	    "SELECT failures, window_start FROM login_attempts WHERE key = ?1",
 	/* A window that has ended starts over at this attempt. */
@@ -112,13 +118,7 @@ static const char *const store_sql_text[SQL__MAX] = {
  * insertion order SQLite reads from rowid (migration 001 of each engine).
  */
 static const char *const store_sql_pg[SQL__MAX] = {
-	[SQL_SESSIONS_LIST] =
-	    "SELECT s.id, s.created_at, (SELECT max(t.issued_at) FROM "
-	    "refresh_tokens t WHERE t.session_id = s.id), s.user_agent, s.ip "
-	    "FROM sessions s WHERE s.user_id = ?1 AND s.revoked = 0 AND "
-	    "EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id "
-	    "AND t.revoked = 0 AND t.expires_at > ?2) "
-	    "ORDER BY s.created_at DESC, s.seq DESC LIMIT ?3",
+	[SQL_SESSIONS_LIST] = STORE_SQL_SESSIONS_LIST("s.seq"),
 };
 
 /* Statements over tables a pending migration may not have created yet:
