@@ -43,7 +43,7 @@ done
 
 # sample LABEL: one JSON line per process kind.
 sample() {
-	local sup front kind p masters=() workers=()
+	local label=$1 sup front kind p masters=() workers=()
 	sup=$(cut -d' ' -f1 "$RUN_DIR/supervise.pid")
 	front=$(cat "$RUN_DIR/front.pid")
 	for f in "$RUN_DIR"/*.pid; do
@@ -62,7 +62,7 @@ sample() {
 		esac
 		for p in "$@"; do
 			echo "$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup") $(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 | wc -l)"
-		done | awk -v l="$1" -v k="$kind" '{ s += $1; f += $2; n++ }
+		done | awk -v l="$label" -v k="$kind" '{ s += $1; f += $2; n++ }
 			END { printf "{\"at\":\"%s\",\"kind\":\"%s\",\"processes\":%d,\"pss_kib\":%d,\"fds\":%d}\n", l, k, n, s, f }'
 	done
 }
