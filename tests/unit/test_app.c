@@ -323,7 +323,7 @@ static void test_missing_resources(void **state)
 		    t->fx.dir);
 		snprintf(other_pub, sizeof(other_pub), "%s/o_pub.pem",
 		    t->fx.dir);
-		assert_int_equal(fx_make_keys(other_priv, other_pub), 0);
+		assert_int_equal(fx_make_other_keys(other_priv, other_pub), 0);
 		snprintf(penv, sizeof(penv), "JWT_PRIVATE_KEY_PATH=%s",
 		    other_priv);
 		assert_int_equal(fx_make_db(t->fx.db), 0);
