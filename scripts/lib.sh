@@ -263,12 +263,18 @@ stack_pids() {
 # Worker processes of an endpoint when neither FCGI_CHILDREN_<ENDPOINT> nor
 # FCGI_CHILDREN is set, from this machine's cores (README, Performance,
 # "Worker counts", has the measurements): refresh workers spend part of
-# each request waiting on their master's group commit, so refresh takes
+# each request waiting on a commit (their master's group commit on
+# SQLite, their own on PostgreSQL), so refresh takes
 # REFRESH_WORKERS_PER_CORE per core; every other endpoint computes the
 # whole request itself and takes one per core, at least 2. At most 64.
-# NOTE: with a database server instead of SQLite, every worker holds a
-# connection: the sum over endpoints must then fit the server's budget.
+# On PostgreSQL every worker of a database endpoint holds a connection,
+# and DB_MAX_CONNECTIONS bounds what the defaults may take (children_of).
 REFRESH_WORKERS_PER_CORE=6
+# Connections a node's workers hold on PostgreSQL when DB_MAX_CONNECTIONS
+# is unset: three nodes within the server's default max_connections (100).
+DB_MAX_CONNECTIONS_DEFAULT=30
+# The endpoints whose every worker holds a database connection.
+DB_ENDPOINTS="register login refresh me logout logout_all sessions readyz metrics"
 
 # children_var EP: the variable that sets endpoint EP's worker count,
 # FCGI_CHILDREN_<EP> (e.g. FCGI_CHILDREN_LOGIN) or FCGI_CHILDREN; nothing
@@ -282,21 +288,75 @@ children_var() {
 	fi
 }
 
-# children_of EP: endpoint EP's worker count, as set (children_var) or
-# sized from the machine.
-children_of() {
-	local var cores n
-	var=$(children_var "$1")
-	if [ -n "$var" ]; then
-		echo "${!var}"
-		return
-	fi
-	cores=$(nproc 2>/dev/null || echo 1)
+# plain_int NAME DEFAULT: $NAME (DEFAULT when unset or empty) when it is a
+# plain decimal number; 1 otherwise. Nothing else reaches arithmetic.
+plain_int() {
+	local v=${!1:-$2}
+	[[ $v =~ ^[0-9]{1,9}$ ]] || return 1
+	echo $((10#$v))
+}
+
+# machine_children EP: endpoint EP's worker count sized from the cores
+# alone: CORES when set (a container's CPU quota, which nproc does not
+# see), else nproc.
+machine_children() {
+	local cores n
+	cores=$(plain_int CORES "$(nproc 2>/dev/null || echo 1)") || return 1
 	n=$cores
 	[ "$1" != refresh ] || n=$((cores * REFRESH_WORKERS_PER_CORE))
 	[ "$n" -ge 2 ] || n=2
 	[ "$n" -le 64 ] || n=64
 	echo "$n"
+}
+
+# is_db_endpoint EP: EP's workers hold database connections.
+is_db_endpoint() { [[ " $DB_ENDPOINTS " == *" $1 "* ]]; }
+
+# children_of EP [ENDPOINTS]: endpoint EP's worker count, as set
+# (children_var), else machine_children. On PostgreSQL the database
+# endpoints among ENDPOINTS (default: all) left to the defaults keep 2
+# workers each and share what the settings leave of DB_MAX_CONNECTIONS
+# in proportion to what they would have above 2, when their defaults
+# would not fit. Returns 1 on a setting that is not a plain number.
+children_of() {
+	local ep=$1 list=${2:-$DB_ENDPOINTS} var n e v fixed=0 flex=0 extra=0 avail
+	var=$(children_var "$ep")
+	if [ -n "$var" ]; then
+		plain_int "$var" 0
+		return
+	fi
+	n=$(machine_children "$ep") || return 1
+	if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ] && is_db_endpoint "$ep"; then
+		for e in $list; do
+			is_db_endpoint "$e" || continue
+			var=$(children_var "$e")
+			if [ -n "$var" ]; then
+				v=$(plain_int "$var" 0) || return 1
+				fixed=$((fixed + v))
+			else
+				v=$(machine_children "$e") || return 1
+				flex=$((flex + 1))
+				extra=$((extra + v - 2))
+			fi
+		done
+		v=$(plain_int DB_MAX_CONNECTIONS "$DB_MAX_CONNECTIONS_DEFAULT") || return 1
+		avail=$((v - fixed - 2 * flex))
+		[ "$avail" -ge 0 ] || avail=0
+		[ "$extra" -le "$avail" ] || n=$((2 + (n - 2) * avail / extra))
+	fi
+	echo "$n"
+}
+
+# db_connections ENDPOINTS: the connections the workers of the database
+# endpoints among ENDPOINTS hold together (on PostgreSQL).
+db_connections() {
+	local e n t=0
+	for e in $1; do
+		is_db_endpoint "$e" || continue
+		n=$(children_of "$e" "$1") || return 1
+		t=$((t + n))
+	done
+	echo "$t"
 }
 
 die() {

@@ -62,6 +62,23 @@ for ep in $ENDPOINTS; do
 	var=$(children_var "$ep")
 	[ -z "$var" ] || int_between "$var" 1 64
 done
+[ -z "${CORES:-}" ] || int_between CORES 1 4096
+[ -z "${DB_MAX_CONNECTIONS:-}" ] || int_between DB_MAX_CONNECTIONS 1 100000
+# On PostgreSQL every worker of a database endpoint holds a connection:
+# defaults that cannot keep 2 workers each within DB_MAX_CONNECTIONS stop
+# here; settings that exceed it are the operator's to size the server for.
+if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]; then
+	conns=$(db_connections "$ENDPOINTS")
+	budget=${DB_MAX_CONNECTIONS:-$DB_MAX_CONNECTIONS_DEFAULT}
+	if [ "$conns" -gt "$budget" ]; then
+		for ep in $ENDPOINTS; do
+			if is_db_endpoint "$ep" && [ -z "$(children_var "$ep")" ]; then
+				die "DB_MAX_CONNECTIONS=$budget: the workers would hold $conns PostgreSQL connections even with 2 for each endpoint left to the defaults; raise DB_MAX_CONNECTIONS (and max_connections on the server) or set FCGI_CHILDREN_<ENDPOINT>"
+			fi
+		done
+		echo "start: the FCGI_CHILDREN settings give $conns PostgreSQL connections, more than DB_MAX_CONNECTIONS=$budget; max_connections must allow them" >&2
+	fi
+fi
 [ -x "$SUPERVISE" ] || die "$SUPERVISE is missing: run make"
 
 # RUN_DIR and the logs in it are this user's alone, also when an earlier
@@ -144,9 +161,8 @@ cleanup() {
 env_bin=$(command -v env)
 {
 	for ep in $ENDPOINTS; do
-		printf '%s	%s	%s	USR1	%s	%s	%s
-' "$ep" "$RUN_DIR/$ep.sock" \
-			"$log_tab" "$env_bin" "FCGI_CHILDREN=$(children_of "$ep")" \
+		printf '%s\t%s\t%s\tUSR1\t%s\t%s\t%s\n' "$ep" "$RUN_DIR/$ep.sock" \
+			"$log_tab" "$env_bin" "FCGI_CHILDREN=$(children_of "$ep" "$ENDPOINTS")" \
 			"$BIN_DIR/$ep"
 	done
 	printf 'front\t-\t%s\tHUP\t%s\t-D\t-f\t%s\n' "$RUN_DIR/lighttpd.stderr" \
@@ -194,7 +210,8 @@ if [ $ready -ne 1 ]; then
 	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/lighttpd.log, $RUN_DIR/lighttpd.stderr and $LOG_FILE)"
 fi
 counts=""
-for ep in $ENDPOINTS; do counts="$counts${counts:+, }$ep $(children_of "$ep")"; done
+for ep in $ENDPOINTS; do counts="$counts${counts:+, }$ep $(children_of "$ep" "$ENDPOINTS")"; done
+[ "$(db_engine "${DATABASE_URL:-}")" != postgresql ] || counts="$counts; $(db_connections "$ENDPOINTS") PostgreSQL connections"
 echo "auth-svc: serving http://$HOST:$PORT (workers: $counts; log $LOG_FILE)"
 
 [ $background -eq 1 ] && exit 0

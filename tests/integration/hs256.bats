@@ -3,7 +3,8 @@
 # HS256 refresh), switching either way with live tokens on the same
 # database and keys, rotate-keys.sh --refresh, the key's file and secrecy,
 # no algorithm confusion on any bearer route nor on refresh and logout,
-# and worker counts sized from the machine.
+# and worker counts sized from the machine (within DB_MAX_CONNECTIONS on
+# PostgreSQL).
 
 load helper
 
@@ -529,4 +530,46 @@ no_confusion() {
 	has_workers refresh 3
 	has_workers healthz 3
 	has_workers me 1
+}
+
+@test "on PostgreSQL the default worker counts keep within DB_MAX_CONNECTIONS; settings win, defaults that cannot fit stop the start" {
+	unset FCGI_CHILDREN
+	all="register login refresh me logout logout_all sessions jwks healthz readyz metrics"
+	# counts VAR=VALUE...: every endpoint's count as start.sh computes it,
+	# and the connections the database endpoints hold.
+	counts() {
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		env "$@" ALL="$all" bash -c '. "$0/scripts/lib.sh"
+			for e in $ALL; do printf "%s=%s " "$e" "$(children_of "$e" "$ALL")"; done
+			echo "total=$(db_connections "$ALL")"' "$ROOT"
+	}
+	pg=DATABASE_URL=postgresql://auth@127.0.0.1:1/auth
+	# SQLite holds no connections: the machine's defaults as they are.
+	[ "$(counts CORES=4)" = "register=4 login=4 refresh=24 me=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=56" ]
+	# 2 cores: 8 x 2 + 12 = 28 fit the default 30.
+	[ "$(counts CORES=2 "$pg")" = "register=2 login=2 refresh=12 me=2 logout=2 logout_all=2 sessions=2 jwks=2 healthz=2 readyz=2 metrics=2 total=28" ]
+	# 4 cores: 56 do not; 2 each, and the 12 left shared in proportion to
+	# what each would have above 2 (refresh 22 of 38).
+	[ "$(counts CORES=4 "$pg")" = "register=2 login=2 refresh=8 me=2 logout=2 logout_all=2 sessions=2 jwks=4 healthz=4 readyz=2 metrics=2 total=24" ]
+	[ "$(counts CORES=4 "$pg" DB_MAX_CONNECTIONS=56)" = "register=4 login=4 refresh=24 me=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=56" ]
+	# A setting counts against the budget and is kept as it is.
+	[ "$(counts CORES=4 "$pg" FCGI_CHILDREN_REFRESH=10)" = "register=2 login=2 refresh=10 me=2 logout=2 logout_all=2 sessions=2 jwks=4 healthz=4 readyz=2 metrics=2 total=26" ]
+	# No shell arithmetic sees anything but a number.
+	counts CORES=4 "$pg" "FCGI_CHILDREN_ME=a[\$(touch $WORK/pwned)]" || :
+	counts CORES=4 "$pg" "DB_MAX_CONNECTIONS=a[\$(touch $WORK/pwned)]" || :
+	counts "CORES=a[\$(touch $WORK/pwned)]" || :
+	[ ! -e "$WORK/pwned" ]
+
+	# start.sh: defaults that cannot keep 2 each stop it, before it
+	# touches the database; a setting that exceeds it only warns.
+	run env "$pg" DB_MAX_CONNECTIONS=17 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
+	[ "$status" -ne 0 ]
+	[[ $output == *"DB_MAX_CONNECTIONS=17: the workers would hold 18 PostgreSQL connections"* ]]
+	run env "$pg" DB_MAX_CONNECTIONS=0 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
+	[ "$status" -ne 0 ]
+	[[ $output == *"DB_MAX_CONNECTIONS must be an integer between 1 and 100000"* ]]
+	run env "$pg" FCGI_CHILDREN=4 DB_MAX_CONNECTIONS=20 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
+	[ "$status" -ne 0 ]
+	[[ $output == *"the FCGI_CHILDREN settings give 36 PostgreSQL connections, more than DB_MAX_CONNECTIONS=20"* ]]
+	[[ $output != *"DB_MAX_CONNECTIONS=20: the workers would hold"* ]]
 }
