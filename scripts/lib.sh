@@ -269,7 +269,7 @@ stack_pids() {
 # whole request itself and takes one per core, at least 2. At most 64.
 # On PostgreSQL every worker of a database endpoint holds a connection,
 # and DB_MAX_CONNECTIONS bounds what the defaults may take (children_of).
-REFRESH_WORKERS_PER_CORE=6
+REFRESH_WORKERS_PER_CORE=12
 # Connections a node's workers hold on PostgreSQL when DB_MAX_CONNECTIONS
 # is unset: three nodes within the server's default max_connections (100).
 DB_MAX_CONNECTIONS_DEFAULT=30

@@ -515,7 +515,7 @@ no_confusion() {
 @test "start.sh sizes worker counts from the machine's cores unless set" {
 	unset FCGI_CHILDREN
 	cores=$(nproc)
-	want_refresh=$((cores * 6 > 64 ? 64 : cores * 6))
+	want_refresh=$((cores * 12 > 64 ? 64 : cores * 12))
 	want_other=$((cores < 2 ? 2 : cores))
 	export ENDPOINTS="healthz me refresh"
 	stack_start
@@ -545,13 +545,14 @@ no_confusion() {
 	}
 	pg=DATABASE_URL=postgresql://auth@127.0.0.1:1/auth
 	# SQLite holds no connections: the machine's defaults as they are.
-	[ "$(counts CORES=4)" = "register=4 login=4 refresh=24 me=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=56" ]
-	# 2 cores: 8 x 2 + 12 = 28 fit the default 30.
-	[ "$(counts CORES=2 "$pg")" = "register=2 login=2 refresh=12 me=2 logout=2 logout_all=2 sessions=2 jwks=2 healthz=2 readyz=2 metrics=2 total=28" ]
-	# 4 cores: 56 do not; 2 each, and the 12 left shared in proportion to
-	# what each would have above 2 (refresh 22 of 38).
-	[ "$(counts CORES=4 "$pg")" = "register=2 login=2 refresh=8 me=2 logout=2 logout_all=2 sessions=2 jwks=4 healthz=4 readyz=2 metrics=2 total=24" ]
-	[ "$(counts CORES=4 "$pg" DB_MAX_CONNECTIONS=56)" = "register=4 login=4 refresh=24 me=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=56" ]
+	[ "$(counts CORES=4)" = "register=4 login=4 refresh=48 me=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=80" ]
+	# 2 cores: 8 x 2 + 24 = 40 do not fit the default 30: 2 each, and the
+	# 12 left to refresh, the only one with more than 2.
+	[ "$(counts CORES=2 "$pg")" = "register=2 login=2 refresh=14 me=2 logout=2 logout_all=2 sessions=2 jwks=2 healthz=2 readyz=2 metrics=2 total=30" ]
+	# 4 cores: 80 do not; 2 each, and the 12 left shared in proportion to
+	# what each would have above 2 (refresh 46 of 62: 8).
+	[ "$(counts CORES=4 "$pg")" = "register=2 login=2 refresh=10 me=2 logout=2 logout_all=2 sessions=2 jwks=4 healthz=4 readyz=2 metrics=2 total=26" ]
+	[ "$(counts CORES=4 "$pg" DB_MAX_CONNECTIONS=80)" = "register=4 login=4 refresh=48 me=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=80" ]
 	# A setting counts against the budget and is kept as it is.
 	[ "$(counts CORES=4 "$pg" FCGI_CHILDREN_REFRESH=10)" = "register=2 login=2 refresh=10 me=2 logout=2 logout_all=2 sessions=2 jwks=4 healthz=4 readyz=2 metrics=2 total=26" ]
 	# No shell arithmetic sees anything but a number.
