@@ -41,7 +41,7 @@ BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(BUILD)/sbin/supervise
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
-        bench bench-build bench-scale soak \
+        bench bench-build bench-scale bench-pg soak \
         install clean
 .DEFAULT_GOAL := all
 
@@ -155,6 +155,10 @@ bench: deps
 
 bench-scale: deps
 	bench/run.sh --scale
+
+# The same on a throwaway PostgreSQL server (bench/run.sh --pg).
+bench-pg: deps
+	bench/run.sh --pg
 
 # A long mixed load (SOAK_SECONDS, default 600): memory and descriptors per
 # process kind at start, middle and end, and every error answer.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# bench/run.sh [--duration S] [--scale] [--only LIST] [--sweep COUNTS]:
+# bench/run.sh [--duration S] [--scale] [--pg] [--only LIST] [--sweep COUNTS]:
 # measure the release build of the real stack (started by
 # scripts/start.sh, as users run it) on a free port with a temporary
-# database, against the ceilings of this same machine:
+# database (SQLite; with --pg a database of its own on a throwaway
+# PostgreSQL server started here, tests/pg.sh), against the ceilings of
+# this same machine:
 #   hello    a bare FastCGI responder behind the same lighttpd setup
 #   rsa      openssl speed -multi $(nproc) rsa2048: refresh ceiling
 #            1 / (2/sign + 1/verify)
@@ -37,14 +39,15 @@ cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 duration=${DURATION:-10}
-scale=0 only="" sweep=""
+scale=0 pg=0 only="" sweep=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--duration) duration=$2; shift 2 ;;
 	--scale) scale=1; shift ;;
+	--pg) pg=1; shift ;;
 	--only) only=$2; shift 2 ;;
 	--sweep) sweep=$2; shift 2 ;;
-	*) echo "usage: bench/run.sh [--duration S] [--scale] [--only LIST] [--sweep COUNTS]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--duration S] [--scale] [--pg] [--only LIST] [--sweep COUNTS]" >&2; exit 2 ;;
 	esac
 done
 [[ $sweep =~ ^[0-9\ ]*$ ]] || { echo "bench: --sweep takes worker counts" >&2; exit 2; }
@@ -90,14 +93,54 @@ cleanup() {
 		[ -f "$d/auth.log" ] && cp "$d/auth.log" "$out/$(basename "$(dirname "$d")").log"
 		[ -f "$d/lighttpd.log" ] && cp "$d/lighttpd.log" "$out/$(basename "$(dirname "$d")")-lighttpd.log"
 	done
+	[ "$pg" -eq 0 ] || pg_stop
 	rm -rf "$work"
 }
 trap cleanup EXIT
+engine=sqlite
+if [ "$pg" -eq 1 ]; then
+	engine=postgresql
+	# shellcheck source=tests/pg.sh
+	. tests/pg.sh
+	pg_start "$work/pg" || exit 1
+fi
+
+# db_url NAME: the database of stack NAME (created on first use).
+db_url() {
+	if [ "$pg" -eq 0 ]; then
+		echo "sqlite:///$work/$1/auth.db"
+	elif [ -s "$work/$1/db_url" ]; then
+		cat "$work/$1/db_url"
+	else
+		pg_newdb "bench_${1//-/_}" | tee "$work/$1/db_url"
+	fi
+}
+
+# db_bytes NAME: the size of stack NAME's database.
+db_bytes() {
+	if [ "$pg" -eq 0 ]; then
+		stat -c %s "$work/$1/auth.db"
+	else
+		db_sql "$1" "SELECT pg_database_size(current_database())"
+	fi
+}
+
+# db_sql NAME SQL: run SQL on stack NAME's database (stdin when SQL is -).
+db_sql() {
+	if [ "$pg" -eq 0 ]; then
+		if [ "$2" = - ]; then sqlite3 "$work/$1/auth.db"; else sqlite3 "$work/$1/auth.db" "$2"; fi
+	elif [ "$2" = - ]; then
+		psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$(db_url "$1")" >/dev/null
+	else
+		psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$(db_url "$1")" -c "$2"
+	fi
+}
 
 # stack NAME [ENDPOINTS BIN_DIR]: start a stack in $work/NAME; sets $port.
 stack() {
-	local dir=$work/$1
+	local dir=$work/$1 db
 	mkdir -p "$dir"
+	db=$(db_url "$1") || exit 1
 	port=$(free_port)
 	scripts/gen-keys.sh "$dir/keys" >/dev/null
 	[ "$signing" = rs256 ] || scripts/gen-keys.sh --refresh "$dir/keys" >/dev/null
@@ -105,7 +148,7 @@ stack() {
 	run_of[$port]=$dir/run
 	( cd "$dir" && env "${extra_env[@]}" ENV_FILE=/dev/null RUN_DIR="$dir/run" PORT="$port" \
 		REFRESH_TOKEN_SIGNING="$signing" REFRESH_KEY_PATH="$dir/keys/refresh.key" \
-		DATABASE_URL="sqlite:///$dir/auth.db" \
+		DATABASE_URL="$db" \
 		JWT_PRIVATE_KEY_PATH="$dir/keys/jwt_private.pem" \
 		JWT_PUBLIC_KEY_PATH="$dir/keys/jwt_public.pem" \
 		LOGIN_MAX_FAILURES=1000000 LOGIN_ADDR_MAX_FAILURES=1000000 \
@@ -323,7 +366,7 @@ if [ -z "$only" ]; then
 	stop_stack mem
 fi
 
-echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN (refresh $FCGI_CHILDREN_REFRESH, hs256 $hs256_children; defaults: start.sh's), BCRYPT_COST=$BCRYPT_COST, $procs cores"
+echo "bench: ${duration}s per scenario, $conns connections, FCGI_CHILDREN=$FCGI_CHILDREN (refresh $FCGI_CHILDREN_REFRESH, hs256 $hs256_children; defaults: start.sh's), BCRYPT_COST=$BCRYPT_COST, $procs cores, database $engine"
 t0=$(date +%s%N)
 stack main
 startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -342,7 +385,7 @@ for s in login register; do
 	hash_ceiling
 	load "$s" "$s" "$main_port" "$ceiling" hash
 done
-db_small=$(stat -c %s "$work/main/auth.db")
+db_small=$(db_bytes main)
 stop_stack main
 
 # me again on a stack without access lines (audit events only): what the
@@ -380,7 +423,8 @@ if [ $scale -eq 1 ]; then
 	echo "bench: preloading 1,000,000 users and 3,000,000 sessions and refresh tokens"
 	stack scale
 	stop_stack scale
-	sqlite3 "$work/scale/auth.db" <<SQL
+	if [ "$pg" -eq 0 ]; then
+		db_sql scale - <<SQL
 PRAGMA foreign_keys=OFF;
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
@@ -403,8 +447,32 @@ SELECT printf('%08x-2222-4000-8000-%012x', i, i),
        printf('%08x-1111-4000-8000-%012x', i, i), 1700000000, 4000000000 FROM n;
 COMMIT;
 SQL
-	sqlite3 "$work/scale/auth.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
-	db_large=$(stat -c %s "$work/scale/auth.db")
+		db_sql scale "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	else
+		# The same rows; the hash is a bcrypt of cost 4 (never logged in).
+		db_sql scale - <<SQL
+BEGIN;
+INSERT INTO users(id, email, password_hash, created_at)
+SELECT lpad(to_hex(i), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0'),
+       'p' || i || '@scale.test',
+       '\$2b\$04\$fwjeoD9dR/g18./XgGOWAezjw0GV6k4VjdGl8GTk1lIh1ZC1jjQ.S', 1700000000
+FROM generate_series(1, 1000000) AS i;
+INSERT INTO sessions(id, user_id, created_at, last_used_at)
+SELECT lpad(to_hex(i), 8, '0') || '-1111-4000-8000-' || lpad(to_hex(i), 12, '0'),
+       lpad(to_hex((i + 2) / 3), 8, '0') || '-0000-4000-8000-' || lpad(to_hex((i + 2) / 3), 12, '0'),
+       1700000000, 1700000000
+FROM generate_series(1, 3000000) AS i;
+INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, expires_at)
+SELECT lpad(to_hex(i), 8, '0') || '-2222-4000-8000-' || lpad(to_hex(i), 12, '0'),
+       lpad(to_hex((i + 2) / 3), 8, '0') || '-0000-4000-8000-' || lpad(to_hex((i + 2) / 3), 12, '0'),
+       lpad(to_hex(i), 8, '0') || '-1111-4000-8000-' || lpad(to_hex(i), 12, '0'),
+       1700000000, 4000000000
+FROM generate_series(1, 3000000) AS i;
+COMMIT;
+VACUUM ANALYZE;
+SQL
+	fi
+	db_large=$(db_bytes scale)
 	stack scale
 	users "$conns"
 	hello_ceiling
@@ -424,9 +492,9 @@ jq -n --slurpfile r "$work/results" --slurpfile rsa "$work/rsa" --slurpfile hash
 	--argjson refresh_children "$FCGI_CHILDREN_REFRESH" \
 	--argjson cost "$BCRYPT_COST" --argjson db_small "$db_small" \
 	--argjson db_large "${db_large:-0}" --argjson conns "$conns" \
-	--argjson duration "$duration" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p')" '
+	--argjson duration "$duration" --arg engine "$engine" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p')" '
 	{machine: {cpu: $cpu, cores: ('"$procs"'), kernel: "'"$(uname -r)"'"},
-	 settings: {duration_s: $duration, connections: $conns,
+	 settings: {duration_s: $duration, connections: $conns, database: $engine,
 	            fcgi_children: $children, fcgi_children_refresh: $refresh_children,
 	            fcgi_children_refresh_hs256: $hs_children, bcrypt_cost: $cost},
 	 ceilings: {hello_rps: [$r[] | select(.label == "hello") | .rps],
@@ -467,5 +535,5 @@ jq -r '
 	(if .db_bytes.scale > 0 then "Scale: database \(.db_bytes.scale / 1048576 | floor) MiB (small run \(.db_bytes.small / 1024 | floor) KiB); me \(((.scenarios[] | select(.label == "me-scale") | .rps) / (.scenarios[] | select(.label == "me") | .rps)) * 100 | round)% and refresh \(((.scenarios[] | select(.label == "refresh-scale") | .rps) / (.scenarios[] | select(.label == "refresh") | .rps)) * 100 | round)% of the small-database rate." else empty end),
 	([.scenarios[] | select(.label == "me" or .label == "me-log-off")] as $m |
 	 if ($m | length) == 2 then "Access lines: me wrote \($m[0].log_bytes_per_request | round) bytes of log per request at \($m[0].rps | floor) req/s with LOG_REQUESTS=all, \($m[1].log_bytes_per_request | round) at \($m[1].rps | floor) req/s with off." else empty end),
-	"Machine: \(.machine.cpu), \(.machine.cores) cores, Linux \(.machine.kernel); wrk -t\(.settings.connections) -c\(.settings.connections) -d\(.settings.duration_s)s on the same machine."
+	"Database: \(.settings.database). Machine: \(.machine.cpu), \(.machine.cores) cores, Linux \(.machine.kernel); wrk -t\(.settings.connections) -c\(.settings.connections) -d\(.settings.duration_s)s on the same machine."
 	' "$out/results.json"
