@@ -48,7 +48,7 @@ static int batch_open(void *ctx)
 
 	if (m->store != NULL)
 		return 0;
-	/* Batches are SQLite's answer to its one writer (see README). */
+	/* Batches are SQLite's answer to its one writer (see docs/operations.md). */
 	if (store_open(&m->store, DB_SQLITE, m->db_path, m->busy_timeout_ms, err,
 	    sizeof(err)) != 0) {
 		log_event(LOG_ERROR, "batch_open_failed", LOG_STR("error", err));

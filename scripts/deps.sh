@@ -7,6 +7,7 @@ packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
           libpq-dev postgresql postgresql-client
           libssl-dev libcrypt-dev libcmocka-dev sqlite3 openssl lighttpd
           bats curl jq lcov xxd python3-prometheus-client logrotate
+          python3-jsonschema python3-yaml
           clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck)
 missing=()
 for p in "${packages[@]}"; do

@@ -261,8 +261,8 @@ stack_pids() {
 }
 
 # Worker processes of an endpoint when neither FCGI_CHILDREN_<ENDPOINT> nor
-# FCGI_CHILDREN is set, from this machine's cores (README, Performance,
-# "Worker counts", has the measurements): refresh workers spend part of
+# FCGI_CHILDREN is set, from this machine's cores (docs/performance.md,
+# "What we tried", has the measurements): refresh workers spend part of
 # each request waiting on a commit (their master's group commit on
 # SQLite, their own on PostgreSQL), so refresh takes
 # REFRESH_WORKERS_PER_CORE per core; every other endpoint computes the

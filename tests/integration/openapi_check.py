@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""openapi_check.py DOC BASE [PATH_REGEX]: check a running stack against
+docs/openapi.yaml.
+
+For every path and method the document lists (those matching PATH_REGEX),
+send a success request built from the document (its example body, a fresh
+account's tokens) and its documented error cases; each answer's status must
+be one the document lists for the operation, its documented required
+headers present and matching their schemas, and a JSON body valid against
+the documented response schema. Prints one line per case, then
+"N passed, N failed"; exits 1 when any case failed or a listed operation
+had no case. Run with /usr/bin/python3 (Debian's jsonschema and yaml).
+"""
+import http.client
+import json
+import re
+import sys
+import uuid
+import urllib.parse
+
+import jsonschema
+import yaml
+
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+
+
+class Checker:
+    def __init__(self, doc, base):
+        self.doc = doc
+        u = urllib.parse.urlsplit(base)
+        self.host, self.port = u.hostname, u.port
+        self.resolver = jsonschema.RefResolver.from_schema(doc)
+        self.passed = self.failed = 0
+        self.checked = set()
+
+    def deref(self, obj):
+        while isinstance(obj, dict) and "$ref" in obj:
+            obj = self.resolver.resolve(obj["$ref"])[1]
+        return obj
+
+    def send(self, method, path, body=None, headers=None, raw=None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None or method in ("POST", "PUT", "PATCH"):
+            data = data or b""
+            hdrs.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+
+    def validate(self, schema, value):
+        jsonschema.Draft202012Validator(
+            schema, resolver=self.resolver,
+            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+        ).validate(value)
+
+    def case(self, name, template, method, path, want=None, **kw):
+        """One request to an operation of `template`; True when it answered
+        as documented (and with status `want`, when given)."""
+        self.checked.add((template, method))
+        try:
+            status, headers, payload = self.send(method.upper(), path, **kw)
+            op = self.doc["paths"][template][method]
+            responses = op["responses"]
+            if str(status) not in responses:
+                raise AssertionError(f"status {status} is not documented "
+                                     f"({', '.join(responses)}): {payload[:200]!r}")
+            if want is not None and status != want:
+                raise AssertionError(f"status {status}, expected {want}: {payload[:200]!r}")
+            resp = self.deref(responses[str(status)])
+            for hname, h in (resp.get("headers") or {}).items():
+                h = self.deref(h)
+                value = headers.get(hname.lower())
+                if value is None:
+                    if h.get("required"):
+                        raise AssertionError(f"header {hname} missing")
+                    continue
+                self.validate(h.get("schema", {}), value)
+            content = resp.get("content")
+            if not content:
+                if payload:
+                    raise AssertionError(f"documented without a body, got {payload[:200]!r}")
+            elif method != "head":
+                ctype = headers.get("content-type", "")
+                media = next((m for m in content if m.split(";")[0] ==
+                              ctype.split(";")[0]), None)
+                if media is None:
+                    raise AssertionError(f"Content-Type {ctype!r} is not one of {list(content)}")
+                schema = content[media].get("schema", {})
+                value = json.loads(payload) if media == "application/json" \
+                    else payload.decode()
+                self.validate(schema, value)
+            self.passed += 1
+            print(f"ok   {method.upper()} {template}: {name} ({status})")
+            return True, status, headers, payload
+        except Exception as e:  # any failure is reported, never hidden
+            self.failed += 1
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"FAIL {method.upper()} {template}: {name}: {msg}")
+            return False, None, None, None
+
+    def example(self, template, method):
+        """The request body example the document gives, with a fresh email."""
+        op = self.doc["paths"][template][method]
+        rb = self.deref(op["requestBody"])
+        schema = self.deref(rb["content"]["application/json"]["schema"])
+        ex = dict(schema["example"])
+        ex["email"] = f"oa-{uuid.uuid4().hex[:12]}@example.com"
+        return ex
+
+    def account(self):
+        """A fresh account: (credentials, token pair), or None."""
+        body = self.example("/auth/register", "post")
+        status, _, payload = self.send("POST", "/auth/register", body=body)
+        return (body, json.loads(payload)) if status == 201 else (body, None)
+
+
+def bearer(pair):
+    return {"Authorization": "Bearer " + (pair["access_token"] if pair else "x")}
+
+
+def run(c, only):
+    doc = c.doc
+    big = b'{"email":"' + b"a" * (65536 + 1) + b'"}'
+    bad_token = "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"
+    post_bodies = {"/auth/register", "/auth/login", "/auth/refresh", "/auth/logout"}
+
+    def want(template):
+        return template in doc["paths"] and re.search(only, template)
+
+    # Token routes.
+    if want("/auth/register"):
+        body = c.example("/auth/register", "post")
+        c.case("new account", "/auth/register", "post", "/auth/register", 201, body=body)
+        c.case("email taken", "/auth/register", "post", "/auth/register", 400, body=body)
+        c.case("password too short", "/auth/register", "post", "/auth/register", 422,
+               body={"email": body["email"], "password": "short"})
+    if want("/auth/login"):
+        cred, _ = c.account()
+        c.case("right password", "/auth/login", "post", "/auth/login", 200, body=cred)
+        c.case("wrong password", "/auth/login", "post", "/auth/login", 401,
+               body={"email": cred["email"], "password": "wrong password"})
+        c.case("no email", "/auth/login", "post", "/auth/login", 422, body={"password": "12345678"})
+    if want("/auth/refresh"):
+        _, pair = c.account()
+        tok = pair["refresh_token"] if pair else "x"
+        c.case("object body", "/auth/refresh", "post", "/auth/refresh", 200,
+               body={"refresh_token": tok})
+        _, pair2 = c.account()
+        c.case("bare string body", "/auth/refresh", "post", "/auth/refresh", 200,
+               body=pair2["refresh_token"] if pair2 else "x")
+        c.case("rotated token (replay)", "/auth/refresh", "post", "/auth/refresh", 401,
+               body={"refresh_token": tok})
+        c.case("not a token", "/auth/refresh", "post", "/auth/refresh", 401,
+               body={"refresh_token": bad_token})
+        c.case("field missing", "/auth/refresh", "post", "/auth/refresh", 422, body={})
+    if want("/auth/logout"):
+        _, pair = c.account()
+        c.case("refresh token", "/auth/logout", "post", "/auth/logout", 204,
+               body={"refresh_token": pair["refresh_token"] if pair else "x"})
+        c.case("not a token", "/auth/logout", "post", "/auth/logout", 401,
+               body={"refresh_token": bad_token})
+        c.case("not JSON", "/auth/logout", "post", "/auth/logout", 422, raw=b"{")
+    if want("/auth/logout-all"):
+        _, pair = c.account()
+        c.case("access token", "/auth/logout-all", "post", "/auth/logout-all", 204,
+               headers=bearer(pair), raw=b"")
+        c.case("revoked session", "/auth/logout-all", "post", "/auth/logout-all", 401,
+               headers=bearer(pair), raw=b"")
+        c.case("no token", "/auth/logout-all", "post", "/auth/logout-all", 401, raw=b"")
+    for t in sorted(post_bodies):
+        if want(t):
+            c.case("body over MAX_BODY_BYTES", t, "post", t, 413, raw=big)
+    if want("/auth/me"):
+        cred, pair = c.account()
+        ok, _, _, payload = c.case("access token", "/auth/me", "get", "/auth/me", 200,
+                                   headers=bearer(pair))
+        if ok and json.loads(payload)["email"] != cred["email"]:
+            c.passed -= 1
+            c.failed += 1
+            print("FAIL GET /auth/me: access token: another email")
+        c.case("no token", "/auth/me", "get", "/auth/me", 401)
+        c.case("refresh token as bearer", "/auth/me", "get", "/auth/me", 401,
+               headers={"Authorization": "Bearer " + (pair["refresh_token"] if pair else "x")})
+    if want("/auth/sessions"):
+        _, pair = c.account()
+        c.case("list", "/auth/sessions", "get", "/auth/sessions", 200, headers=bearer(pair))
+        c.case("bad token", "/auth/sessions", "get", "/auth/sessions", 401,
+               headers={"Authorization": "Bearer " + bad_token})
+    if want("/auth/sessions/{id}"):
+        _, pair = c.account()
+        sid = None
+        if pair:
+            _, _, payload = c.send("GET", "/auth/sessions", headers=bearer(pair))
+            sid = json.loads(payload)[0]["id"]
+        t = "/auth/sessions/{id}"
+        c.case("own session", t, "delete", f"/auth/sessions/{sid}", 204, headers=bearer(pair))
+        c.case("unknown session", t, "delete", f"/auth/sessions/{uuid.uuid4()}", 404,
+               headers=bearer(c.account()[1]))
+        c.case("no token", t, "delete", f"/auth/sessions/{uuid.uuid4()}", 401)
+
+    # Gateway: every method it lists.
+    if want("/auth/verify"):
+        cred, pair = c.account()
+        for m in METHODS:
+            if m not in doc["paths"]["/auth/verify"]:
+                continue
+            ok, _, h, _ = c.case("access token", "/auth/verify", m, "/auth/verify", 200,
+                                 headers=bearer(pair))
+            if ok and (h.get("x-user-email") != cred["email"] or
+                       h.get("remote-user") != h.get("x-user-id")):
+                c.passed -= 1
+                c.failed += 1
+                print(f"FAIL {m.upper()} /auth/verify: identity headers disagree")
+            c.case("no token", "/auth/verify", m, "/auth/verify", 401)
+            c.case("refresh token as bearer", "/auth/verify", m, "/auth/verify", 401,
+                   headers={"Authorization": "Bearer " + (pair["refresh_token"] if pair else "x")})
+
+    # Discovery: 200 when JWT_ISS is this stack's URL, 404 otherwise
+    # (ISS_IS_URL says which this stack is).
+    for t in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+        if want(t):
+            code = 200 if ISS_IS_URL else 404
+            ok, _, _, payload = c.case("metadata" if ISS_IS_URL else "JWT_ISS not a URL",
+                                       t, "get", t, code)
+            if ok and ISS_IS_URL and json.loads(payload)["issuer"] != BASE:
+                c.passed -= 1
+                c.failed += 1
+                print(f"FAIL GET {t}: issuer is not {BASE}")
+
+    for t, ok_case in (("/.well-known/jwks.json", 200), ("/healthz", 200),
+                       ("/readyz", 200), ("/metrics", 200)):
+        if want(t):
+            c.case("from the stack's host", t, "get", t, ok_case)
+
+    # Every path: a method it does not serve is 405 with Allow (the
+    # document's x-other-methods), recorded against the documented methods.
+    for t, item in doc["paths"].items():
+        other = item.get("x-other-methods")
+        if not other or not want(t):
+            continue
+        path = t.replace("{id}", str(uuid.uuid4()))
+        ops = [m for m in METHODS if m in item]
+        for m in ops:
+            if "405" not in item[m]["responses"]:
+                continue
+            wrong = "PUT"
+            status, h, payload = c.send(wrong, path, raw=b"")
+            c.checked.add((t, m))
+            resp = c.deref(item[m]["responses"]["405"])
+            try:
+                assert status == 405, f"status {status}"
+                allow = h.get("allow") or ""
+                c.validate(c.deref(resp["headers"]["Allow"])["schema"], allow)
+                served = {x.upper() for x in ops}
+                assert served <= set(allow.split(", ")), f"Allow {allow!r} lacks {served}"
+                c.validate(resp["content"]["application/json"]["schema"], json.loads(payload))
+                c.passed += 1
+                print(f"ok   {wrong} {t}: not served (405, Allow: {allow})")
+            except Exception as e:
+                c.failed += 1
+                print(f"FAIL {wrong} {t}: not served: {e}")
+
+
+def main():
+    global ISS_IS_URL, BASE
+    doc_path, BASE = sys.argv[1], sys.argv[2]
+    only = sys.argv[3] if len(sys.argv) > 3 else "."
+    ISS_IS_URL = len(sys.argv) > 4 and sys.argv[4] == "iss-url"
+    with open(doc_path) as f:
+        doc = yaml.safe_load(f)
+    c = Checker(doc, BASE)
+    run(c, only)
+    for t, item in doc["paths"].items():
+        if not re.search(only, t):
+            continue
+        for m in METHODS:
+            if m in item and (t, m) not in c.checked:
+                c.failed += 1
+                print(f"FAIL {m.upper()} {t}: listed but no case checks it")
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 1 if c.failed or not c.passed else 0
+
+
+ISS_IS_URL = False
+BASE = ""
+
+if __name__ == "__main__":
+    sys.exit(main())
