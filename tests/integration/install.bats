@@ -42,11 +42,13 @@ setup_file() {
 	inst install DESTDIR="$D" PREFIX="$PREFIX_IN" > "$BATS_FILE_TMPDIR/install.out"
 }
 
+# The installed stack's directory; stopped here also when a test failed.
+STACK=$BATS_FILE_TMPDIR/stack
+
 teardown_file() {
 	local sup
-	[ -n "${WORK:-}" ] || return 0
-	if sup=$(pidfile_live "$WORK/run/supervise.pid" supervise); then
-		RUN_DIR=$WORK/run ENV_FILE=/dev/null "$D$PREFIX_IN/sbin/auth-svc-stop" ||
+	if sup=$(pidfile_live "$STACK/run/supervise.pid" supervise); then
+		RUN_DIR=$STACK/run ENV_FILE=/dev/null "$D$PREFIX_IN/sbin/auth-svc-stop" ||
 			kill -TERM "$sup"
 	fi
 }
@@ -90,7 +92,7 @@ teardown_file() {
 }
 
 @test "the installed tree serves register/login/me/refresh with the source tree hidden" {
-	stack_env "$BATS_FILE_TMPDIR/stack"
+	stack_env "$STACK"
 	mkdir -p "$WORK"
 	p=$D$PREFIX_IN
 	# Only the install, the stack's own directory and the system: no
