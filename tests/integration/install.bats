@@ -219,6 +219,21 @@ teardown_file() {
 	[ "$status" != 0 ]
 	[[ $output == *"$r/usr/libexec/auth-svc/nosuch"* ]]
 
+	# The sysusers.d entry makes the units' user: a system user, no shell.
+	e=$BATS_TEST_TMPDIR/etc-root
+	mkdir -p "$e/etc"
+	touch "$e/etc/passwd" "$e/etc/group" "$e/etc/shadow" "$e/etc/gshadow"
+	systemd-sysusers --root="$e" "$r/usr/lib/sysusers.d/auth-svc.conf" 2>/dev/null
+	IFS=: read -r name _ uid _ _ home shell < "$e/etc/passwd"
+	[ "$name" = auth-svc ] && [ "$uid" -lt 1000 ] && [ "$uid" -gt 0 ]
+	[ "$home" = /var/lib/auth-svc ] && [ "$shell" = /usr/sbin/nologin ]
+	grep -q '^User=auth-svc$' "$units/auth-svc@.service"
+	# The sockets: the web server's group, never others.
+	grep -q '^SocketMode=0660$' "$units/auth-svc@.socket"
+	grep -q '^SocketGroup=www-data$' "$units/auth-svc@.socket"
+	grep -q '^StandardInput=socket$' "$units/auth-svc@.service"
+	grep -q '^User=auth-svc$' "$units/auth-svc-migrate.service"
+
 	for u in auth-svc@login.service auth-svc-migrate.service; do
 		run env SYSTEMD_UNIT_PATH="$units:" systemd-analyze security --offline=yes "$u"
 		line=$(grep "Overall exposure level for $u:" <<<"$output")
