@@ -42,7 +42,7 @@ TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
         bench bench-build bench-scale bench-pg soak \
-        install clean
+        install uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -84,6 +84,7 @@ deps:
 	@scripts/deps.sh
 
 run: deps all
+	@[ "$$(id -u)" -ne 0 ] || echo "make run: a development server running as root; in production the systemd units run auth-svc as its own unprivileged user (docs/production.md)" >&2
 	BIN_DIR=$(BUILD)/cgi-bin scripts/start.sh
 
 start: all
@@ -175,14 +176,68 @@ lint:
 	    -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
 	shellcheck -x scripts/*.sh bench/*.sh tests/run.sh tests/pg.sh tests/integration/helper.bash .ci/run
 
+# make install: the layout of a distribution package under PREFIX, which
+# runs without the source tree (scripts/lib.sh finds the rest from where
+# it is). Programs: every endpoint and the supervisor in
+# PREFIX/libexec/auth-svc (from $(BUILD): make MODE=cov install installs
+# the coverage build, without rebuilding what is up to date); commands:
+# PREFIX/sbin/auth-svc-<script>; schema, example configuration:
+# PREFIX/share/auth-svc; systemd units, the sysusers.d entry. make
+# uninstall removes exactly those files and the directories install
+# created (listed in PREFIX/share/auth-svc/.installed-dirs).
+LIBEXECDIR  = $(PREFIX)/libexec/auth-svc
+SBINDIR     = $(PREFIX)/sbin
+SHAREDIR    = $(PREFIX)/share/auth-svc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+SCRIPTS     := migrate gen-keys rotate-keys purge reopen-logs sqlite-to-pg start stop
+# Installed flat in SHAREDIR; add a file here and it is installed.
+SHARE_FILES := lighttpd.conf .env.example docs/logrotate.conf systemd/auth-svc.env
+SCHEMA_FILES := $(sort $(shell find schema -name '*.sql'))
+UNITS       := $(wildcard systemd/*.socket systemd/*.service systemd/*.target)
+INST_DIRS    = $(LIBEXECDIR) $(SBINDIR) $(SHAREDIR) \
+               $(sort $(patsubst %/,%,$(dir $(SCHEMA_FILES:%=$(SHAREDIR)/%)))) \
+               $(UNITDIR) $(SYSUSERSDIR)
+INST_FILES   = $(addprefix $(LIBEXECDIR)/,$(notdir $(BINS)) lib.sh) \
+               $(SCRIPTS:%=$(SBINDIR)/auth-svc-%) \
+               $(addprefix $(SHAREDIR)/,$(notdir $(SHARE_FILES)) $(SCHEMA_FILES)) \
+               $(addprefix $(UNITDIR)/,$(notdir $(UNITS))) \
+               $(SYSUSERSDIR)/auth-svc.conf
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/libexec/auth-svc $(DESTDIR)$(PREFIX)/share/auth-svc/schema
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/libexec/auth-svc/
-	install -d $(DESTDIR)$(PREFIX)/share/auth-svc/schema/postgresql
-	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/auth-svc/schema/
-	install -m 0644 schema/postgresql/*.sql $(DESTDIR)$(PREFIX)/share/auth-svc/schema/postgresql/
-	install -m 0755 scripts/*.sh $(DESTDIR)$(PREFIX)/share/auth-svc/
-	install -m 0644 lighttpd.conf $(DESTDIR)$(PREFIX)/share/auth-svc/
+	@set -e; d="$(DESTDIR)"; list="$$d$(SHAREDIR)/.installed-dirs"; new=""; \
+	for dir in $(INST_DIRS); do \
+		p=$$dir; \
+		while [ ! -e "$$d$$p" ]; do new="$$new $$p"; p=$$(dirname "$$p"); done; \
+		install -d -m 0755 "$$d$$dir"; \
+	done; \
+	for p in $$new; do echo "$$p"; done | cat - "$$list" 2>/dev/null | \
+		sort -u > "$$list.tmp"; mv "$$list.tmp" "$$list"; chmod 0644 "$$list"
+	install -m 0755 $(BINS) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 scripts/lib.sh $(DESTDIR)$(LIBEXECDIR)/
+	@set -e; for s in $(SCRIPTS); do \
+		echo "install -m 0755 scripts/$$s.sh $(DESTDIR)$(SBINDIR)/auth-svc-$$s"; \
+		install -m 0755 scripts/$$s.sh $(DESTDIR)$(SBINDIR)/auth-svc-$$s; \
+	done
+	install -m 0644 $(SHARE_FILES) $(DESTDIR)$(SHAREDIR)/
+	@set -e; for f in $(SCHEMA_FILES); do \
+		install -m 0644 $$f $(DESTDIR)$(SHAREDIR)/$$f; \
+	done
+	@set -e; for u in $(UNITS); do \
+		out=$(DESTDIR)$(UNITDIR)/$${u##*/}; \
+		sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' $$u > $$out; \
+		chmod 0644 $$out; \
+	done
+	install -m 0644 systemd/auth-svc.sysusers $(DESTDIR)$(SYSUSERSDIR)/auth-svc.conf
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	@set -e; d="$(DESTDIR)"; list="$$d$(SHAREDIR)/.installed-dirs"; \
+	[ -f "$$list" ] || exit 0; dirs=$$(sort -r "$$list"); rm -f "$$list"; \
+	for p in $$dirs; do \
+		case $$p in /*) ;; *) continue ;; esac; \
+		[ ! -d "$$d$$p" ] || rmdir --ignore-fail-on-non-empty "$$d$$p"; \
+	done
 
 clean:
 	rm -rf build coverage

@@ -8,7 +8,8 @@ packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
           libssl-dev libcrypt-dev libcmocka-dev sqlite3 openssl lighttpd
           bats curl jq lcov xxd python3-prometheus-client logrotate
           python3-jsonschema python3-yaml
-          clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck)
+          clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck
+          systemd)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

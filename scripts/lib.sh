@@ -1,6 +1,39 @@
 # shellcheck shell=bash
 # lib.sh: shell helpers the scripts share (sourced, not run).
 
+# Where the rest of the service is, from where this file is: the same
+# scripts run from the source tree and from an install (make install).
+#   source tree: scripts/lib.sh beside scripts/<name>.sh; programs in
+#     build/release/{cgi-bin,sbin}; schema/ and lighttpd.conf at the top.
+#   installed:   PREFIX/libexec/auth-svc/lib.sh beside the programs;
+#     scripts PREFIX/sbin/auth-svc-<name>; schema/, lighttpd.conf and
+#     the examples in PREFIX/share/auth-svc/.
+# AUTH_SHARE: the directory holding schema/ and lighttpd.conf.
+# AUTH_BIN_DIR: the endpoint programs (BIN_DIR's default).
+# auth_script NAME: the path of script NAME (migrate, gen-keys, stop...).
+# shellcheck disable=SC2034 # AUTH_SHARE, AUTH_BIN_DIR are for the scripts sourcing this
+AUTH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ -f "$AUTH_LIB_DIR/start.sh" ]; then
+	AUTH_SHARE=$(dirname "$AUTH_LIB_DIR")
+	AUTH_BIN_DIR=$AUTH_SHARE/build/release/cgi-bin
+	auth_script() { echo "$AUTH_LIB_DIR/$1.sh"; }
+else
+	AUTH_PREFIX=$(cd "$AUTH_LIB_DIR/../.." && pwd)
+	AUTH_SHARE=$AUTH_PREFIX/share/auth-svc
+	AUTH_BIN_DIR=$AUTH_LIB_DIR
+	auth_script() { echo "$AUTH_PREFIX/sbin/auth-svc-$1"; }
+fi
+
+# supervise_of BIN_DIR: the supervisor that goes with the programs in
+# BIN_DIR: beside them when installed, in ../sbin in a build tree.
+supervise_of() {
+	if [ -x "$1/supervise" ]; then
+		echo "$1/supervise"
+	else
+		echo "$1/../sbin/supervise"
+	fi
+}
+
 # Load ./.env (KEY=VALUE lines) without overriding variables already set in
 # the environment, so `PORT=9000 make run` beats the file.
 env_load() {

@@ -15,9 +15,15 @@
 # DATABASE_URL is never printed nor passed on a command line.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# lib.sh is beside this script in the source tree and in libexec/auth-svc
+# when installed as auth-svc-<name> (make install); it knows the layout.
+here=$(cd "$(dirname "$0")" && pwd)
+case ${0##*/} in
+auth-svc-*) lib=$here/../libexec/auth-svc/lib.sh ;;
+*) lib=$here/lib.sh ;;
+esac
 # shellcheck source=scripts/lib.sh
-. "$root/scripts/lib.sh"
+. "$lib"
 env_load "${ENV_FILE:-.env}"
 cmd=${1:-up}
 case $cmd in
@@ -84,7 +90,7 @@ pg_own_transaction() {
 }
 
 if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]; then
-	schema_dir=${SCHEMA_DIR:-$root/schema/postgresql}
+	schema_dir=${SCHEMA_DIR:-$AUTH_SHARE/schema/postgresql}
 	[ -d "$schema_dir" ] || die "$schema_dir: no PostgreSQL migrations there"
 	command -v psql >/dev/null || die "psql is not installed (make deps)"
 	pg_env "${DATABASE_URL:-}" || exit 1
@@ -167,7 +173,7 @@ SQL
 	exit 0
 fi
 
-schema_dir=${SCHEMA_DIR:-$root/schema}
+schema_dir=${SCHEMA_DIR:-$AUTH_SHARE/schema}
 db=$(db_path) || exit 1
 
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed (make deps)"

@@ -10,9 +10,15 @@
 # replay detection looks up. Either engine of DATABASE_URL (see migrate.sh).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# lib.sh is beside this script in the source tree and in libexec/auth-svc
+# when installed as auth-svc-<name> (make install); it knows the layout.
+here=$(cd "$(dirname "$0")" && pwd)
+case ${0##*/} in
+auth-svc-*) lib=$here/../libexec/auth-svc/lib.sh ;;
+*) lib=$here/lib.sh ;;
+esac
 # shellcheck source=scripts/lib.sh
-. "$root/scripts/lib.sh"
+. "$lib"
 env_load "${ENV_FILE:-.env}"
 
 grace=604800

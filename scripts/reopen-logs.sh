@@ -16,9 +16,15 @@
 # in time (a request still running); 2: no stack runs in RUN_DIR.
 set -uo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# lib.sh is beside this script in the source tree and in libexec/auth-svc
+# when installed as auth-svc-<name> (make install); it knows the layout.
+here=$(cd "$(dirname "$0")" && pwd)
+case ${0##*/} in
+auth-svc-*) lib=$here/../libexec/auth-svc/lib.sh ;;
+*) lib=$here/lib.sh ;;
+esac
 # shellcheck source=scripts/lib.sh
-. "$root/scripts/lib.sh"
+. "$lib"
 env_load "${ENV_FILE:-.env}"
 RUN_DIR=${RUN_DIR:-./run}
 wait_s=${REOPEN_WAIT:-10}

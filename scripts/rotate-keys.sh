@@ -79,9 +79,15 @@
 # REFRESH_TOKEN_SIGNING mode (in rs256 mode it only verifies).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# lib.sh is beside this script in the source tree and in libexec/auth-svc
+# when installed as auth-svc-<name> (make install); it knows the layout.
+here=$(cd "$(dirname "$0")" && pwd)
+case ${0##*/} in
+auth-svc-*) lib=$here/../libexec/auth-svc/lib.sh ;;
+*) lib=$here/lib.sh ;;
+esac
 # shellcheck source=scripts/lib.sh
-. "$root/scripts/lib.sh"
+. "$lib"
 env_load "${ENV_FILE:-.env}"
 
 kind=rsa self=rotate-keys.sh
@@ -141,7 +147,7 @@ else
 	prefix=refresh suffix=.key
 fi
 RUN_DIR=${RUN_DIR:-./run}
-BIN_DIR=${BIN_DIR:-$root/build/release/cgi-bin}
+BIN_DIR=${BIN_DIR:-$AUTH_BIN_DIR}
 
 # Refuse rather than break every token issued so far.
 listed=0
@@ -307,7 +313,7 @@ resume_rsa() {
 begin_rsa() {
 	stamp=$(date +%s)
 	tmp=$(mktemp -d "$keys/.rotate.XXXXXX")
-	"$root/scripts/gen-keys.sh" "$tmp/new" >/dev/null
+	"$(auth_script gen-keys)" "$tmp/new" >/dev/null
 	mv "$tmp/new/jwt_private.pem" "$tmp/new_private.pem"
 	mv "$tmp/new/jwt_public.pem" "$tmp/new_public.pem"
 	rm -rf "$tmp/new"
@@ -343,7 +349,7 @@ resume_refresh() {
 begin_refresh() {
 	stamp=$(date +%s)
 	tmp=$(mktemp -d "$keys/.rotate.XXXXXX")
-	"$root/scripts/gen-keys.sh" --refresh "$tmp/new" >/dev/null
+	"$(auth_script gen-keys)" --refresh "$tmp/new" >/dev/null
 	mv "$tmp/new/refresh.key" "$tmp/new.key"
 	rm -rf "$tmp/new"
 	( umask 077 && cp "$rkey" "$tmp/old.key" )

@@ -22,9 +22,15 @@
 set -euo pipefail
 umask 077
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# lib.sh is beside this script in the source tree and in libexec/auth-svc
+# when installed as auth-svc-<name> (make install); it knows the layout.
+here=$(cd "$(dirname "$0")" && pwd)
+case ${0##*/} in
+auth-svc-*) lib=$here/../libexec/auth-svc/lib.sh ;;
+*) lib=$here/lib.sh ;;
+esac
 # shellcheck source=scripts/lib.sh
-. "$root/scripts/lib.sh"
+. "$lib"
 env_load "${ENV_FILE:-.env}"
 
 usage="usage: DATABASE_URL=postgresql://... sqlite-to-pg.sh SQLITE_FILE | --from sqlite:///PATH"
@@ -53,12 +59,12 @@ sqlite3 -readonly "$src" ".timeout 10000" ".backup '$tmp/snap.db'" 2>"$tmp/err" 
 snap() { sqlite3 -batch -bail "$tmp/snap.db" "$@"; }
 [ "$(snap "SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'")" = 1 ] ||
 	die "$src: not a database of this service (no schema_migrations)"
-DATABASE_URL="sqlite:///$tmp/snap.db" SCHEMA_DIR="$root/schema" ENV_FILE=/dev/null \
-	"$root/scripts/migrate.sh" up >"$tmp/out" 2>&1 ||
+DATABASE_URL="sqlite:///$tmp/snap.db" SCHEMA_DIR="$AUTH_SHARE/schema" ENV_FILE=/dev/null \
+	"$(auth_script migrate)" up >"$tmp/out" 2>&1 ||
 	die "$src: cannot migrate a copy of it: $(tail -n 1 "$tmp/out")"
 
 # The target, at the newest PostgreSQL schema (its own line on failure).
-if ! SCHEMA_DIR="$root/schema/postgresql" "$root/scripts/migrate.sh" up >"$tmp/out"; then
+if ! SCHEMA_DIR="$AUTH_SHARE/schema/postgresql" "$(auth_script migrate)" up >"$tmp/out"; then
 	exit 1
 fi
 grep -vx 'migrate: up to date' "$tmp/out" || :

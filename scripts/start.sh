@@ -20,9 +20,15 @@ set -euo pipefail
 # script and the processes it starts create is private to this user.
 umask 077
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# lib.sh is beside this script in the source tree and in libexec/auth-svc
+# when installed as auth-svc-<name> (make install); it knows the layout.
+here=$(cd "$(dirname "$0")" && pwd)
+case ${0##*/} in
+auth-svc-*) lib=$here/../libexec/auth-svc/lib.sh ;;
+*) lib=$here/lib.sh ;;
+esac
 # shellcheck source=scripts/lib.sh
-. "$root/scripts/lib.sh"
+. "$lib"
 env_load "${ENV_FILE:-.env}"
 
 # Daemons must not hold the caller's descriptors (a test runner's pipe
@@ -35,8 +41,8 @@ done
 background=0
 [ "${1:-}" = "--background" ] && background=1
 
-BIN_DIR=${BIN_DIR:-$root/build/release/cgi-bin}
-SUPERVISE=${SUPERVISE:-$BIN_DIR/../sbin/supervise}
+BIN_DIR=${BIN_DIR:-$AUTH_BIN_DIR}
+SUPERVISE=${SUPERVISE:-$(supervise_of "$BIN_DIR")}
 RUN_DIR=${RUN_DIR:-./run}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
@@ -121,16 +127,16 @@ if [ "${JWT_PRIVATE_KEY_PATH:-./keys/jwt_private.pem}" = ./keys/jwt_private.pem 
 	[ "${JWT_PUBLIC_KEY_PATH:-./keys/jwt_public.pem}" = ./keys/jwt_public.pem ] &&
 	[ ! -e ./keys/jwt_private.pem ]; then
 	echo "start: no JWT keys in ./keys; generating DEVELOPMENT keys" >&2
-	"$root/scripts/gen-keys.sh" ./keys
+	"$(auth_script gen-keys)" ./keys
 fi
 if [ "${REFRESH_TOKEN_SIGNING:-rs256}" = hs256 ] &&
 	[ "${REFRESH_KEY_PATH:-./keys/refresh.key}" = ./keys/refresh.key ] &&
 	[ ! -e ./keys/refresh.key ]; then
 	echo "start: no refresh key in ./keys; generating a DEVELOPMENT refresh key" >&2
-	"$root/scripts/gen-keys.sh" --refresh ./keys
+	"$(auth_script gen-keys)" --refresh ./keys
 fi
 
-"$root/scripts/migrate.sh" up
+"$(auth_script migrate)" up
 
 for ep in $ENDPOINTS; do
 	"$BIN_DIR/$ep" --check-config || exit 2
@@ -149,7 +155,7 @@ done
 
 cleanup() {
 	trap - INT TERM EXIT
-	"$root/scripts/stop.sh"
+	"$(auth_script stop)"
 }
 
 # What the supervisor runs (sbin/supervise.c): each endpoint's master on
@@ -166,7 +172,7 @@ env_bin=$(command -v env)
 			"$BIN_DIR/$ep"
 	done
 	printf 'front\t-\t%s\tHUP\t%s\t-D\t-f\t%s\n' "$RUN_DIR/lighttpd.stderr" \
-		"$(command -v lighttpd)" "$root/lighttpd.conf"
+		"$(command -v lighttpd)" "$AUTH_SHARE/lighttpd.conf"
 } > "$RUN_DIR/supervise.tab"
 
 # Its own session: Ctrl-C in a terminal reaches this script, which stops

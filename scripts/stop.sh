@@ -9,9 +9,15 @@
 # through PR_SET_PDEATHSIG).
 set -uo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# lib.sh is beside this script in the source tree and in libexec/auth-svc
+# when installed as auth-svc-<name> (make install); it knows the layout.
+here=$(cd "$(dirname "$0")" && pwd)
+case ${0##*/} in
+auth-svc-*) lib=$here/../libexec/auth-svc/lib.sh ;;
+*) lib=$here/lib.sh ;;
+esac
 # shellcheck source=scripts/lib.sh
-. "$root/scripts/lib.sh"
+. "$lib"
 env_load "${ENV_FILE:-.env}"
 RUN_DIR=${RUN_DIR:-./run}
 [ -d "$RUN_DIR" ] || exit 0
