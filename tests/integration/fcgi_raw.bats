@@ -82,6 +82,7 @@ no_5xx() { [ "$(log_any '.event == "request" and .status >= 500')" = false ]; }
 	# SIGTERM to every worker while one of them holds a request with only
 	# 10 bytes of its body: the idle one exits, the busy one answers first
 	# (before, the read failed with EINTR: 422 "does not match").
+	new_workers login    # start.sh returns on healthz: forks may lag under load
 	old=$(workers login)
 	echo "$old" >"$WORK/login.workers"
 	[ "$(wc -w <"$WORK/login.workers")" -eq 2 ]
@@ -217,6 +218,7 @@ no_5xx() { [ "$(log_any '.event == "request" and .status >= 500')" = false ]; }
 	# connection's first bytes, closed that connection and then spun on
 	# the stale descriptor at full CPU for ever.
 	fresh_stack FCGI_CHILDREN=1 READ_TIMEOUT=1
+	new_workers login
 	worker=$(workers login | tr -d ' \n')
 	python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
