@@ -278,10 +278,12 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	{
-		char why[160], shown[CONFIG_STR_MAX];
+		char why[160];
 		int url = config_iss_url(cfg->iss, why, sizeof(why));
 
 		if (url < 0) {
+			char shown[CONFIG_STR_MAX];
+
 			valid_printable(shown, sizeof(shown), cfg->iss);
 			snprintf(err, errlen, "JWT_ISS %s (got '%s')", why, shown);
 			return -1;

@@ -7,12 +7,16 @@ packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
           libpq-dev postgresql postgresql-client
           libssl-dev libcrypt-dev libcmocka-dev sqlite3 openssl lighttpd
           bats curl jq lcov xxd python3-prometheus-client logrotate
-          clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck)
+          clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck
+          nodejs python3-jwt)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
+# Debian's npm (for tests/js: jose, via tests/js/install.sh), unless the
+# nodejs installed already brings its own (NodeSource's does).
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}"

@@ -4,10 +4,10 @@
 # already there at the locked versions.
 set -euo pipefail
 cd "$(dirname "$0")"
-command -v node >/dev/null && command -v npm >/dev/null || {
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "tests/js: node and npm are needed (scripts/deps.sh installs them)" >&2
 	exit 1
-}
+fi
 # npm records what it installed; the same lock means nothing to do.
 if [ -f node_modules/.package-lock.json ] &&
 	node -e '
