@@ -15,7 +15,7 @@ COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfi
              metrics prefork \
              http app
 ENDPOINTS := register login refresh me logout logout_all sessions jwks \
-             healthz readyz metrics
+             discovery healthz readyz metrics
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

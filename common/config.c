@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netaddr.h"
 #include "valid.h"
@@ -189,6 +190,44 @@ static int config_set(struct config *cfg, const struct config_def *d,
 	return 0;
 }
 
+int config_iss_url(const char *iss, char *why, size_t whylen)
+{
+	/* RFC 3986 characters, less the query, fragment and userinfo ones. */
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/%!$&'()*+,;=[]";
+	const char *rest;
+	size_t n;
+
+	if (strncmp(iss, "https://", 8) == 0) {
+		rest = iss + 8;
+	} else if (strncmp(iss, "http://", 7) == 0) {
+		rest = iss + 7;
+	} else if (strncasecmp(iss, "https://", 8) == 0 ||
+	    strncasecmp(iss, "http://", 7) == 0) {
+		snprintf(why, whylen, "must write its scheme in lower case "
+		    "(http:// or https://)");
+		return -1;
+	} else {
+		return 0;   /* an issuer name, not a URL: no discovery */
+	}
+	n = strlen(rest);
+	if (n == 0 || *rest == '/' || *rest == ':') {
+		snprintf(why, whylen, "must name a host after the scheme");
+		return -1;
+	}
+	if (rest[n - 1] == '/') {
+		snprintf(why, whylen, "must not end with '/': set it to the URL "
+		    "clients use, without the trailing slash");
+		return -1;
+	}
+	if (strspn(rest, allowed) != n) {
+		snprintf(why, whylen, "must not carry a query, a fragment, "
+		    "user information or characters outside RFC 3986");
+		return -1;
+	}
+	return 1;
+}
+
 int config_load(struct config *cfg, char *err, size_t errlen)
 {
 	size_t i;
@@ -237,6 +276,19 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "REFRESH_TOKEN_SIGNING must be rs256 or "
 		    "hs256 (got '%.16s')", cfg->refresh_token_signing);
 		return -1;
+	}
+	{
+		char why[160];
+		int url = config_iss_url(cfg->iss, why, sizeof(why));
+
+		if (url < 0) {
+			char shown[CONFIG_STR_MAX];
+
+			valid_printable(shown, sizeof(shown), cfg->iss);
+			snprintf(err, errlen, "JWT_ISS %s (got '%s')", why, shown);
+			return -1;
+		}
+		cfg->iss_url = url;
 	}
 	{
 		char why[160];

@@ -41,6 +41,7 @@ struct config {
 	const char *refresh_key_path;    /* HS256 refresh key, base64url */
 	const char *refresh_extra_keys;  /* retired ones, colon-separated */
 	const char *iss;
+	int iss_url;                     /* derived: JWT_ISS is an http(s) URL */
 	const char *aud;                 /* "" when unset */
 	const char *password_hash;       /* "bcrypt" or "yescrypt" */
 	enum config_hash hash_method;    /* derived from password_hash */
@@ -72,6 +73,16 @@ struct config {
  * free them, and do not modify the environment while cfg is in use.
  */
 int config_load(struct config *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Whether JWT_ISS is this service's URL, as discovery publishes it:
+ * 1 for http:// or https:// followed by a host and no trailing '/',
+ * query, fragment or userinfo; 0 for an issuer that is no URL at all
+ * (e.g. the default "taskhub-auth"); -1, with the reason in why, for a
+ * value that starts like a URL but is not one discovery could publish.
+ */
+int config_iss_url(const char *iss, char *why, size_t whylen)
     __attribute__((warn_unused_result));
 
 /*

@@ -7,7 +7,7 @@ packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
           libpq-dev postgresql postgresql-client
           libssl-dev libcrypt-dev libcmocka-dev sqlite3 openssl lighttpd
           bats curl jq lcov xxd python3-prometheus-client logrotate
-          python3-jsonschema python3-yaml
+          python3-jsonschema python3-yaml python3-jwt
           clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck
           systemd)
 missing=()
@@ -15,9 +15,9 @@ for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
-# Node and npm (the tests' OpenAPI validator and JOSE verifier) by command:
-# a machine may have them from elsewhere (NodeSource's nodejs carries its
-# own npm and conflicts with Debian's npm package).
+# Node and npm (the tests' OpenAPI validator and JOSE verifiers) by
+# command: a machine may have them from elsewhere (NodeSource's nodejs
+# carries its own npm and conflicts with Debian's npm package).
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -49,7 +49,7 @@ metric() {
 	) &
 	loader=$!
 	before=$(metric 'http_requests_total{handler="/healthz",method="GET",status="2xx"}')
-	for ep in register login refresh me logout logout_all sessions jwks healthz readyz metrics; do
+	for ep in register login refresh me logout logout_all sessions jwks discovery healthz readyz metrics; do
 		old=$(cat "$RUN_DIR/$ep.pid")
 		kill -KILL "$old"
 		for _ in $(seq 1 40); do
@@ -62,6 +62,8 @@ metric() {
 	answers_within 2 GET /healthz "" 200
 	answers_within 2 GET /readyz "" 200
 	answers_within 2 GET /.well-known/jwks.json "" 200
+	# JWT_ISS is no URL here: discovery's own 404, not the front's.
+	answers_within 2 GET /.well-known/openid-configuration "" 404
 	answers_within 2 GET /auth/me "" 200 -H "Authorization: Bearer $access"
 	answers_within 2 GET /auth/sessions "" 200 -H "Authorization: Bearer $access"
 	answers_within 2 POST /auth/login '{"email":"victim@example.com","password":"secret123"}' 200

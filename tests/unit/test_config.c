@@ -90,6 +90,7 @@ static void test_defaults(void **state)
 	assert_string_equal(l.cfg.refresh_key_path, "./keys/refresh.key");
 	assert_string_equal(l.cfg.refresh_extra_keys, "");
 	assert_string_equal(l.cfg.iss, "taskhub-auth");
+	assert_int_equal(l.cfg.iss_url, 0);
 	assert_string_equal(l.cfg.aud, "");
 	assert_string_equal(l.cfg.password_hash, "bcrypt");
 	assert_int_equal(l.cfg.hash_method, CONFIG_HASH_BCRYPT);
@@ -504,6 +505,58 @@ static void test_string_lengths(void **state)
 	clear_env();
 }
 
+/* JWT_ISS as discovery's issuer URL: published as is, so exactly one form. */
+static void test_iss_url(void **state)
+{
+	static const char *const urls[] = {
+		"https://auth.example.com", "http://127.0.0.1:8080",
+		"https://example.com/auth", "http://[::1]:8080",
+		"https://example.com/a%20b",
+	};
+	static const char *const names[] = {
+		"taskhub-auth", "urn:example:auth", "auth.example.com",
+		"ftp://example.com", "https:/example.com",
+	};
+	static const char *const bad[] = {
+		"https://auth.example.com/", "http://127.0.0.1:8080/",
+		"https://example.com/auth/", "https://", "http://", "https:///x",
+		"https://:443", "HTTPS://example.com", "Http://example.com",
+		"https://example.com?x=1", "https://example.com#f",
+		"https://user@example.com", "https://example.com/a b",
+		"https://example.com/\"x", "https://example.com/<x>",
+		"https://example.com/a\\b",
+	};
+	char why[160];
+	struct load l;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		load_ok_with(&l, "JWT_ISS", urls[i]);
+		assert_string_equal(l.cfg.iss, urls[i]);
+		if (l.cfg.iss_url != 1)
+			fail_msg("'%s' not taken for a URL", urls[i]);
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		load_ok_with(&l, "JWT_ISS", names[i]);
+		if (l.cfg.iss_url != 0)
+			fail_msg("'%s' taken for a URL", names[i]);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_bad_with("JWT_ISS", bad[i], "JWT_ISS");
+		assert_int_equal(config_iss_url(bad[i], why, sizeof(why)), -1);
+		assert_null(strchr(why, '\n'));
+	}
+	/* The trailing slash is named, with the value, on one line. */
+	clear_env();
+	set("JWT_ISS", "https://auth.example.com/");
+	assert_int_equal(load(&l), -1);
+	assert_non_null(strstr(l.err, "must not end with '/'"));
+	assert_non_null(strstr(l.err, "'https://auth.example.com/'"));
+	assert_null(strchr(l.err, '\n'));
+	clear_env();
+}
+
 /* "One line naming the setting": a bad value must not break the line,
  * even when the message quotes it. */
 static void test_error_message_is_one_line(void **state)
@@ -671,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_database_url_postgres),
 		cmocka_unit_test(test_control_characters_refused),
 		cmocka_unit_test(test_string_lengths),
+		cmocka_unit_test(test_iss_url),
 		cmocka_unit_test(test_error_message_is_one_line),
 		cmocka_unit_test(test_first_error_wins_and_err_truncated),
 		cmocka_unit_test(test_parse_long_bounds),
