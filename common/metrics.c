@@ -33,7 +33,7 @@ static const char *const metrics_handler_names[] = {
 	"/auth/register", "/auth/login", "/auth/refresh", "/auth/me",
 	"/auth/logout", "/auth/logout-all", "/auth/sessions",
 	"/auth/sessions/{id}", "/healthz", "/readyz", "/metrics",
-	"/.well-known/jwks.json",
+	"/.well-known/jwks.json", "/auth/verify",
 };
 #define METRICS_NAMED (sizeof(metrics_handler_names) / sizeof(char *))
 
@@ -41,6 +41,7 @@ static const char *const metrics_handler_names[] = {
 static const char *const metrics_proc_names[] = {
 	"register", "login", "refresh", "me", "logout", "logout_all",
 	"sessions", "jwks", "healthz", "readyz", "metrics", "front",
+	"verify",
 };
 #define METRICS_PROC_NAMED (sizeof(metrics_proc_names) / sizeof(char *))
 
@@ -197,6 +198,8 @@ static int metrics_method_index(enum http_method method)
 		return 1;
 	case HTTP_DELETE:
 		return 2;
+	case HTTP_OTHER:
+		break;        /* PUT, PATCH...: only /auth/verify takes them */
 	}
 	return -1;
 }
