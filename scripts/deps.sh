@@ -7,7 +7,8 @@ packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
           libpq-dev postgresql postgresql-client
           libssl-dev libcrypt-dev libcmocka-dev sqlite3 openssl lighttpd
           bats curl jq lcov xxd python3-prometheus-client logrotate
-          clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck)
+          clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck
+          nginx lighttpd-modules-lua)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
