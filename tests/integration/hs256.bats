@@ -564,14 +564,14 @@ no_confusion() {
 
 	# start.sh: defaults that cannot keep 2 each stop it, before it
 	# touches the database; a setting that exceeds it only warns.
-	run env "$pg" DB_MAX_CONNECTIONS=17 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
+	run env "$pg" DB_MAX_CONNECTIONS=19 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
-	[[ $output == *"DB_MAX_CONNECTIONS=17: the workers would hold 18 PostgreSQL connections"* ]]
+	[[ $output == *"DB_MAX_CONNECTIONS=19: the workers would hold 20 PostgreSQL connections"* ]]
 	run env "$pg" DB_MAX_CONNECTIONS=0 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
 	[[ $output == *"DB_MAX_CONNECTIONS must be an integer between 1 and 100000"* ]]
 	run env "$pg" FCGI_CHILDREN=4 DB_MAX_CONNECTIONS=20 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
-	[[ $output == *"the FCGI_CHILDREN settings give 36 PostgreSQL connections, more than DB_MAX_CONNECTIONS=20"* ]]
+	[[ $output == *"the FCGI_CHILDREN settings give 40 PostgreSQL connections, more than DB_MAX_CONNECTIONS=20"* ]]
 	[[ $output != *"DB_MAX_CONNECTIONS=20: the workers would hold"* ]]
 }
