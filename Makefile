@@ -14,7 +14,7 @@ COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfi
              db db_sqlite db_pg store batch tokens \
              metrics prefork \
              http app
-ENDPOINTS := register login refresh me logout logout_all sessions jwks \
+ENDPOINTS := register login refresh me verify logout logout_all sessions jwks \
              discovery healthz readyz metrics
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 

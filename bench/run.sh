@@ -16,7 +16,7 @@
 # Refresh is measured four ways, each on a stack of its own: rs256 and
 # hs256, each tuned (FCGI_CHILDREN_REFRESH as below) and at the defaults
 # make run has (no worker setting: start.sh sizes them from the cores).
-# --only healthz,me,refresh,login,register runs just those scenarios (the
+# --only healthz,me,verify,refresh,login,register runs just those scenarios (the
 # memory figures need a full run). --sweep "4 8 12 16" measures refresh
 # at each of those worker counts, rs256 and hs256 alternately: the
 # measurement behind the defaults.
@@ -346,7 +346,7 @@ if [ -n "$sweep" ]; then
 fi
 
 # The transport ceiling: a stack of its own, idle while others run.
-if want healthz || want me; then
+if want healthz || want me || want verify; then
 	stack hello healthz "$root/$out/hello-bin"
 	hello_port=$port
 fi
@@ -373,7 +373,7 @@ startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 read -r rss_kb pss_kb nprocs < <(rss "$work/main/run")
 main_port=$port
 users "$conns"
-for s in healthz me; do
+for s in healthz me verify; do
 	want "$s" || continue
 	hello_ceiling
 	log0=$(stat -c %s "$work/main/run/auth.log")

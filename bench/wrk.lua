@@ -1,5 +1,6 @@
 -- wrk script for every scenario of bench/run.sh, chosen by BENCH_SCENARIO:
---   healthz, me (valid bearer token), refresh (each connection chains the
+--   healthz, me (valid bearer token), verify (the same token, the
+--   forward-auth check as a front runs it: an arbitrary URI), refresh (each connection chains the
 --   refresh token of its previous response: every request is a legitimate
 --   rotation), login, register (unique emails).
 -- Run with as many threads as connections: one connection per thread, so
@@ -26,7 +27,7 @@ local function line(n)
 end
 
 function init(args)
-   if scenario == "me" or scenario == "refresh" or scenario == "login" then
+   if scenario == "me" or scenario == "verify" or scenario == "refresh" or scenario == "login" then
       email, token, access = line(id):match("^(%S+) (%S+) (%S+)$")
    end
    seq = 0
@@ -39,6 +40,9 @@ function request()
       return wrk.format("GET", "/healthz")
    elseif scenario == "me" then
       return wrk.format("GET", "/auth/me", { Authorization = "Bearer " .. access })
+   elseif scenario == "verify" then
+      return wrk.format("GET", "/auth/verify", { Authorization = "Bearer " .. access,
+         ["X-Original-URI"] = "/protected/app" })
    elseif scenario == "refresh" then
       return wrk.format("POST", "/auth/refresh", json,
          '{"refresh_token":"' .. token .. '"}')

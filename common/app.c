@@ -146,7 +146,8 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	route.metrics = a.metrics;
 	route.methods = ep->methods;
 	route.bearer = ep->bearer;
-	route.body = (ep->needs & APP_BODY) != 0;
+	route.body = (ep->needs & APP_BODY) != 0 && !(ep->needs & APP_ANY);
+	route.any = (ep->needs & APP_ANY) != 0;
 	route.max_body = (size_t)a.cfg.max_body_bytes;
 	route.read_timeout = a.cfg.read_timeout;
 	route.log_requests = a.cfg.log_requests;

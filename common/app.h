@@ -22,6 +22,12 @@
 #define APP_BODY     (1u << 4)   /* POST carries a JSON body (411 without length) */
 #define APP_BATCH    (1u << 5)   /* refresh rotations group-committed by the master */
 #define APP_REFRESH_KEYS (1u << 6) /* HS256 refresh keys: whoever signs or reads refresh tokens */
+/*
+ * Forward auth (/auth/verify): any method, any request URI (the protected
+ * one), never reads a body nor waits for one; methods is ignored. Every
+ * answer comes from the handler: nothing is refused as 405/411/413.
+ */
+#define APP_ANY      (1u << 7)
 
 struct app {
 	struct config cfg;

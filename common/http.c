@@ -167,6 +167,11 @@ void http_reply_empty(struct http_req *req, int status)
 	http_send(req, status, HTTP_NO_STORE, HTTP_JSON, NULL, "", 0);
 }
 
+void http_reply_headers(struct http_req *req, int status, const char *extra)
+{
+	http_send(req, status, HTTP_NO_STORE, HTTP_JSON, extra, "", 0);
+}
+
 /* "GET, POST" for a method mask. */
 static void http_allow(unsigned methods, char *out, size_t cap)
 {
@@ -262,7 +267,7 @@ static enum http_method http_parse_method(const char *m)
 		return HTTP_POST;
 	if (strcmp(m, "DELETE") == 0)
 		return HTTP_DELETE;
-	return 0;
+	return *m != '\0' ? HTTP_OTHER : 0;
 }
 
 static const char *http_method_name(enum http_method m)
@@ -274,6 +279,8 @@ static const char *http_method_name(enum http_method m)
 		return "POST";
 	case HTTP_DELETE:
 		return "DELETE";
+	case HTTP_OTHER:
+		break;
 	}
 	return "OTHER";
 }
@@ -348,6 +355,8 @@ static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
 	long n = 0;
 	enum auth_err rc;
 
+	if (c->route->any)
+		return AUTH_OK;       /* whatever the method; a body stays unread */
 	if (req->method == 0 || !(c->route->methods & req->method))
 		return AUTH_EMETHOD;
 	if (req->method != HTTP_POST || !c->route->body)
@@ -405,9 +414,20 @@ static void http_request_id_new(struct http_conn *c, char *out)
  * still gets the lingering close: lighttpd may be writing that body. A
  * body that stalled past READ_TIMEOUT (408) is closed on at once too: its
  * sender is the slow party, and lingering would hand it the worker again.
+ * A route that never reads a body (route->any) sends its reply first and
+ * looks for the end of the input only briefly: a request that announced
+ * a body it never sends is answered at once, then lingered on (2 s at
+ * most, as after a 413).
  */
 static void http_finish(struct http_conn *c, enum auth_err rc)
 {
+	if (c->route->any && !FCGX_HasSeenEOF(c->fcgi.in)) {
+		struct timeval tv = { 0, 20000 };
+
+		(void)FCGX_FFlush(c->fcgi.out);
+		(void)setsockopt(c->fcgi.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv));
+	}
 	/* A body that stalled past its deadline is not waited for again. */
 	if (c->unix_listen && (rc == AUTH_ETIMEOUT || (rc == AUTH_OK &&
 	    (FCGX_HasSeenEOF(c->fcgi.in) || FCGX_GetChar(c->fcgi.in) == EOF))))

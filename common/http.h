@@ -10,7 +10,8 @@
 enum http_method {
 	HTTP_GET = 1 << 0,
 	HTTP_POST = 1 << 1,
-	HTTP_DELETE = 1 << 2
+	HTTP_DELETE = 1 << 2,
+	HTTP_OTHER = 1 << 3          /* any other method (PUT, PATCH, HEAD...) */
 };
 
 /* Reply flags. */
@@ -46,6 +47,8 @@ struct http_route {
 	unsigned methods;             /* enum http_method bits served */
 	int bearer;                   /* 401s carry an invalid_token challenge */
 	int body;                     /* POST reads a body: Content-Length required */
+	int any;                      /* forward auth: any method, never reads a
+	                               * body nor waits for one (http_finish) */
 	size_t max_body;              /* bytes; larger bodies are 413 */
 	long read_timeout;            /* seconds a body may take; 408 past it */
 	enum config_log_requests log_requests;  /* which get an access line */
@@ -92,6 +95,13 @@ void http_reply_json(struct http_req *req, int status, unsigned flags,
 
 /* Send status with no body (204). */
 void http_reply_empty(struct http_req *req, int status);
+
+/*
+ * Send status with no body, Cache-Control: no-store and the header lines
+ * of extra ("Name: value\r\n" each, the caller's responsibility that
+ * they hold no other CR or LF).
+ */
+void http_reply_headers(struct http_req *req, int status, const char *extra);
 
 /*
  * Send {"detail": detail} (the error's default detail when NULL) with

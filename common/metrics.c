@@ -34,6 +34,7 @@ static const char *const metrics_handler_names[] = {
 	"/auth/logout", "/auth/logout-all", "/auth/sessions",
 	"/auth/sessions/{id}", "/healthz", "/readyz", "/metrics",
 	"/.well-known/jwks.json", "/.well-known/openid-configuration",
+	"/auth/verify",
 };
 #define METRICS_NAMED (sizeof(metrics_handler_names) / sizeof(char *))
 
@@ -41,7 +42,7 @@ static const char *const metrics_handler_names[] = {
 static const char *const metrics_proc_names[] = {
 	"register", "login", "refresh", "me", "logout", "logout_all",
 	"sessions", "jwks", "healthz", "readyz", "metrics", "front",
-	"discovery",
+	"discovery", "verify",
 };
 #define METRICS_PROC_NAMED (sizeof(metrics_proc_names) / sizeof(char *))
 
@@ -198,6 +199,8 @@ static int metrics_method_index(enum http_method method)
 		return 1;
 	case HTTP_DELETE:
 		return 2;
+	case HTTP_OTHER:
+		break;        /* PUT, PATCH...: only /auth/verify takes them */
 	}
 	return -1;
 }

@@ -47,7 +47,7 @@ RUN_DIR=${RUN_DIR:-./run}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
 READ_TIMEOUT=${READ_TIMEOUT:-10}
-ENDPOINTS=${ENDPOINTS:-"register login refresh me logout logout_all sessions jwks discovery healthz readyz metrics"}
+ENDPOINTS=${ENDPOINTS:-"register login refresh me verify logout logout_all sessions jwks discovery healthz readyz metrics"}
 
 # int_between NAME LOW HIGH: die with one line unless $NAME is an integer
 # in [LOW, HIGH] (at most 9 digits, so no test ever overflows).

@@ -76,7 +76,7 @@ master() {
 # workers_of PID: the worker pids of master PID.
 workers_of() { cat "/proc/$1/task/$1/children"; }
 ep_workers() { workers_of "$(master "$1")"; }
-EPS="register login refresh me logout logout_all sessions jwks healthz readyz metrics"
+EPS="register login refresh me verify logout logout_all sessions jwks healthz readyz metrics"
 # all_workers: every endpoint's worker pids (a reload replaces them).
 all_workers() {
 	local ep

@@ -49,7 +49,7 @@ metric() {
 	) &
 	loader=$!
 	before=$(metric 'http_requests_total{handler="/healthz",method="GET",status="2xx"}')
-	for ep in register login refresh me logout logout_all sessions jwks discovery healthz readyz metrics; do
+	for ep in register login refresh me verify logout logout_all sessions jwks discovery healthz readyz metrics; do
 		old=$(cat "$RUN_DIR/$ep.pid")
 		kill -KILL "$old"
 		for _ in $(seq 1 40); do

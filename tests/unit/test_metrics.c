@@ -451,6 +451,7 @@ static void test_handlers(void **state)
 		"/auth/logout", "/auth/logout-all", "/auth/sessions",
 		"/auth/sessions/{id}", "/healthz", "/readyz", "/metrics",
 		"/.well-known/jwks.json", "/.well-known/openid-configuration",
+		"/auth/verify",
 	};
 	struct mt *t = *state;
 	char series[256], *out;
@@ -473,7 +474,7 @@ static void test_handlers(void **state)
 			fail_msg("%s = %lld, want %zu", series,
 			    sample(out, series), i + 1);
 	}
-	assert_int_equal(lines_with(out, "http_requests_total{"), 13);
+	assert_int_equal(lines_with(out, "http_requests_total{"), 14);
 	free(out);
 	metrics_close(m);
 }
@@ -918,10 +919,10 @@ static void test_render_format(void **state)
 	regfree(&comment_re);
 	/*
 	 * 4 request series, 3 histograms of 12 buckets + sum + count, 7
-	 * counters, 13 process restart counters, dropped log lines, 2
+	 * counters, 14 process restart counters, dropped log lines, 2
 	 * gauges and auth_metrics_shared.
 	 */
-	assert_int_equal(samples, 4 + 3 * 14 + 7 + 13 + 1 + 2 + 1);
+	assert_int_equal(samples, 4 + 3 * 14 + 7 + 14 + 1 + 2 + 1);
 	assert_int_equal(lines, fx_lines(out));
 	/* One TYPE line per family. */
 	assert_int_equal(lines_with(out, "# TYPE "), 10);
