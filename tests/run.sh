@@ -4,14 +4,18 @@
 #   stack built in DIR, on SQLite), line coverage over common/, cgi-bin/ and
 #   sbin/ with a gate;
 #   --pg: the whole integration suite again on PostgreSQL (a throwaway
-#   server started here, tests/pg.sh), the PostgreSQL-only files included;
+#   server started here, tests/pg.sh), the PostgreSQL-only files included,
+#   behind nginx instead of lighttpd (FRONT=nginx): one pass covers the
+#   other engine and the other front;
 #   --asan: the unit tests and the integration files that exercise the C
 #   code (not the ones about scripts and processes) on an ASan/UBSan
 #   build, on SQLite, failing on any report;
 #   --fuzz: each libFuzzer target in build/fuzz for SECONDS from its corpus;
 #   --valgrind: memcheck on every unit test of DIR.
+# bats runs BATS_JOBS files at once (default 3: most of a test's time is
+# spent waiting on processes it started, not on a core).
 # Ends with "N passed, N failed"; exits non-zero on any failure or a
-# coverage figure under the gate.
+# coverage figure under the gate. Each section says when it started.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +41,13 @@ done
 
 passed=0
 failed=0
+jobs=${BATS_JOBS:-3}
+[[ $jobs =~ ^[1-9][0-9]?$ ]] || { echo "run.sh: BATS_JOBS must be 1 to 99" >&2; exit 2; }
+# GNU parallel runs bats' jobs; without it, one file at a time.
+command -v parallel >/dev/null || jobs=1
+
+# section TITLE: a section header with the seconds since the run began.
+section() { echo "== $1 (at ${SECONDS}s)"; }
 failures=()
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -103,8 +114,10 @@ integration_tests() {
 	local rc mark left build=$1
 	shift
 	mark=$$-$RANDOM$RANDOM
-	AUTH_TEST_RUN=$mark BIN_DIR="$root/$build/cgi-bin" bats --tap "$@" \
-		> "$out/bats.tap" 2>&1
+	# Files run side by side; the tests of one file one after another
+	# (they share the file's setup).
+	AUTH_TEST_RUN=$mark BIN_DIR="$root/$build/cgi-bin" bats --tap \
+		--jobs "$jobs" --no-parallelize-within-files "$@" > "$out/bats.tap" 2>&1
 	rc=$?
 	grep -E '^(ok|not ok) ' "$out/bats.tap" | sed 's/^/  /'
 	count_tap bats "$out/bats.tap"
@@ -124,23 +137,23 @@ integration_tests() {
 	fi
 }
 
-echo "== unit tests ($build)"
+section "unit tests ($build)"
 unit_tests "$build"
 # The suite on SQLite; the PostgreSQL-only files run in the --pg pass.
 sqlite_files=()
 for f in tests/integration/*.bats; do
 	case $f in */pg_*.bats) ;; *) sqlite_files+=("$f") ;; esac
 done
-echo "== integration tests ($build, SQLite)"
+section "integration tests ($build, SQLite)"
 integration_tests "$build" "${sqlite_files[@]}"
 
 if [ "$pg" -eq 1 ]; then
-	echo "== integration tests ($build, PostgreSQL)"
+	section "integration tests ($build, PostgreSQL, behind nginx)"
 	# shellcheck source=tests/pg.sh
 	. tests/pg.sh
 	trap 'pg_stop; rm -rf "$out"' EXIT
 	if pg_start "$out/pg"; then
-		AUTH_TEST_PG=1 integration_tests "$build" tests/integration/*.bats
+		AUTH_TEST_PG=1 AUTH_TEST_FRONT=nginx integration_tests "$build" tests/integration/*.bats
 		pg_stop
 	else
 		check_fail "a PostgreSQL server for the tests"
@@ -148,7 +161,7 @@ if [ "$pg" -eq 1 ]; then
 fi
 
 if [ $coverage -eq 1 ]; then
-	echo "== coverage (lines, common/, cgi-bin/ and sbin/)"
+	section "coverage (lines, common/, cgi-bin/ and sbin/)"
 	mkdir -p coverage
 	lcov --quiet --capture --directory "$build" --base-directory "$root" \
 		--output-file coverage/all.info >/dev/null 2>"$out/lcov.err" &&
@@ -172,9 +185,9 @@ if [ -n "$asan" ]; then
 	mkdir -p "$out/asan"
 	export ASAN_OPTIONS="log_path=$out/asan/report:detect_leaks=1:abort_on_error=0"
 	export UBSAN_OPTIONS="log_path=$out/asan/report:print_stacktrace=1:halt_on_error=1"
-	echo "== unit tests ($asan, ASan + UBSan)"
+	section "unit tests ($asan, ASan + UBSan)"
 	unit_tests "$asan"
-	echo "== integration tests ($asan, ASan + UBSan, SQLite)"
+	section "integration tests ($asan, ASan + UBSan, SQLite)"
 	# What the scripts and the supervision of processes do is the same
 	# C under both builds; the time goes to the files that drive requests.
 	asan_files=()
@@ -204,7 +217,7 @@ if [ -n "$asan" ]; then
 fi
 
 if [ "$fuzz" -gt 0 ]; then
-	echo "== fuzzing (${fuzz}s per target)"
+	section "fuzzing (${fuzz}s per target)"
 	pids=()
 	for f in build/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
@@ -227,7 +240,7 @@ if [ "$fuzz" -gt 0 ]; then
 fi
 
 if [ "$valgrind" -eq 1 ]; then
-	echo "== valgrind memcheck (unit tests of $build)"
+	section "valgrind memcheck (unit tests of $build)"
 	# shellcheck disable=SC2016 # expanded by the inner sh, not here
 	for t in "$build"/tests/unit/test_*; do
 		[ -x "$t" ] && [[ $t != *.gc* ]] && echo "$t"
@@ -245,6 +258,7 @@ if [ "$valgrind" -eq 1 ]; then
 	done < "$out/valgrind.results"
 fi
 
+echo "== done in ${SECONDS}s"
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
