@@ -29,8 +29,14 @@ inst() {
 		MODE="$(basename "$b")" BUILD="$b" "$@"
 }
 
-# mtimes: the build's programs with their modification times.
-mtimes() { stat -c '%n %Y' "$BIN_DIR"/* "$(build_dir)"/sbin/*; }
+# mtimes: the build's programs with their modification times (not the
+# coverage data beside them, which the other tests' processes rewrite).
+mtimes() {
+	local f
+	for f in "$BIN_DIR"/* "$(build_dir)"/sbin/*; do
+		[[ $f == *.gc?? ]] || stat -c '%n %Y' "$f"
+	done
+}
 
 # tree DIR: every path under DIR with its type and mode, sorted.
 tree() { (cd "$1" && find . -printf '%p %y %m\n' | LC_ALL=C sort); }

@@ -119,7 +119,8 @@ fd2_of() { stat -L -c %d:%i "/proc/$1/fd/2"; }
 		[ "$n" -gt 0 ]
 	done
 	# The supervisor and every master said they reopened, in the new file.
-	[ "$(jq -r 'select(.event == "log_reopened" and .endpoint == "supervise") | .processes' "$RUN_DIR/auth.log.2")" = 12 ]
+	# (One process per line of the supervisor's table: the endpoints and the front.)
+	[ "$(jq -r 'select(.event == "log_reopened" and .endpoint == "supervise") | .processes' "$RUN_DIR/auth.log.2")" = "$(wc -l < "$RUN_DIR/supervise.tab")" ]
 	[ "$(jq -r 'select(.event == "log_reopened" and .endpoint == "me") | .workers' "$RUN_DIR/auth.log.3")" = 2 ]
 	# lighttpd reopened its own log each time (SIGHUP).
 	for k in 2 3 4 5; do grep -q 'logfiles cycled' "$RUN_DIR/lighttpd.log.$k"; done
