@@ -62,7 +62,10 @@ count_tap() {
 	failed=$((failed + f))
 	if [ "$f" -gt 0 ]; then
 		failures+=("$1")
-		grep -E '^not ok |^#' "$2" | head -40
+		# Each failure with at most 15 lines of what it printed, so that a
+		# long one does not hide the next.
+		awk '/^not ok / { n = 0; print; next } /^#/ && n < 15 { n++; print }' "$2" |
+			head -200
 	fi
 }
 
