@@ -28,7 +28,6 @@ enum store_sql {
 	SQL_SESSIONS_REVOKE_USER,
 	SQL_TOKENS_REVOKE_USER,
 	SQL_SESSIONS_LIST,
-	SQL_THROTTLE_GET,
 	SQL_THROTTLE_TAKE,
 	SQL_THROTTLE_RESET,
 	SQL_THROTTLE_REFUND,
@@ -96,8 +95,6 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "AND revoked = 0",
 	/* PostgreSQL has no rowid: store_sql_pg orders by seq. */
 	[SQL_SESSIONS_LIST] = STORE_SQL_SESSIONS_LIST("s.rowid"),
-	[SQL_THROTTLE_GET] =
-	    "SELECT failures, window_start FROM login_attempts WHERE key = ?1",
 	/* A window that has ended starts over at this attempt. */
 	[SQL_THROTTLE_TAKE] =
 	    "INSERT INTO login_attempts(key, failures, window_start) "
@@ -105,7 +102,8 @@ static const char *const store_sql_text[SQL__MAX] = {
 	    "failures = CASE WHEN login_attempts.window_start + ?3 <= ?2 "
 	    "THEN 1 ELSE login_attempts.failures + 1 END, "
 	    "window_start = CASE WHEN login_attempts.window_start + ?3 <= ?2 "
-	    "THEN ?2 ELSE login_attempts.window_start END",
+	    "THEN ?2 ELSE login_attempts.window_start END "
+	    "RETURNING failures, window_start",
 	[SQL_THROTTLE_RESET] =
 	    "DELETE FROM login_attempts WHERE key = ?1",
 	[SQL_THROTTLE_REFUND] =
@@ -712,65 +710,69 @@ enum auth_err store_sessions(struct store *st, const char *user_id,
 	return rc;
 }
 
-/* Seconds until key may try again (0: allowed), given its limit. */
-static enum auth_err store_throttle_wait(struct store *st, const char *key,
+/*
+ * Count one attempt of key and set *wait to the seconds until it may try
+ * again (0: this attempt is within its limit of max per window).
+ */
+static enum auth_err store_throttle_count(struct store *st, const char *key,
     int64_t now, long window, long max, long *wait)
 {
-	struct db_stmt *q = st->sql[SQL_THROTTLE_GET];
-	enum auth_err rc = AUTH_OK;
-	int step = store_step_text(q, key);
+	struct db_stmt *q = st->sql[SQL_THROTTLE_TAKE];
+	enum auth_err rc;
+	int step;
 
 	*wait = 0;
+	if ((rc = store_bind(q, 1, key)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 2, now)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 3, window)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	step = db_step(q);
 	if (step == DB_ROW) {
 		int64_t failures = db_col_int(q, 0), start = db_col_int(q, 1);
 
-		if (failures >= max && start + window > now)
+		if (failures > max && start + window > now)
 			*wait = (long)(start + window - now);
-	} else if (step < 0) {
-		rc = (enum auth_err)-step;
+	} else {
+		rc = step < 0 ? (enum auth_err)-step : AUTH_EINTERNAL;
 	}
 	db_reset(q);
 	return rc;
 }
 
+/*
+ * Count the attempt against every limit first and decide on the counts:
+ * the upsert's row lock orders concurrent attempts on one key on
+ * PostgreSQL too (under READ COMMITTED a read, then a write, let two
+ * readers of 9 both pass a limit of 10). A refused attempt rolls back,
+ * so it counts nothing.
+ */
 enum auth_err store_throttle_take(struct store *st,
     const struct store_limit *lims, size_t n, int64_t now, long *retry_after)
 {
-	struct db_stmt *s = st->sql[SQL_THROTTLE_TAKE];
 	char key[VALID_EMAIL_MAX + 16];
 	enum auth_err rc;
 	size_t i;
-	int pass;
 
 	*retry_after = 0;
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
-	/* Pass 0 decides on every counter; pass 1 counts, if all allow. */
-	for (pass = 0; pass < 2 && rc == AUTH_OK; pass++) {
-		for (i = 0; i < n && rc == AUTH_OK; i++) {
-			const struct store_limit *l = &lims[i];
-			long wait = 0;
+	for (i = 0; i < n && rc == AUTH_OK; i++) {
+		const struct store_limit *l = &lims[i];
+		long wait = 0;
 
-			if (l->value == NULL || l->max <= 0)
-				continue;
-			if (store_throttle_key(key, sizeof(key), l->kind,
-			    l->value) != 0) {
-				rc = AUTH_EINTERNAL;
-			} else if (pass == 0) {
-				rc = store_throttle_wait(st, key, now, l->window,
-				    l->max, &wait);
-				if (wait > *retry_after)
-					*retry_after = wait;
-			} else if ((rc = store_bind(s, 1, key)) != AUTH_OK ||
-			    (rc = db_bind_int(s, 2, now)) != AUTH_OK ||
-			    (rc = db_bind_int(s, 3, l->window)) != AUTH_OK) {
-				db_reset(s);
-			} else {
-				rc = store_exec(s);
-			}
-		}
-		if (rc == AUTH_OK && *retry_after > 0)
-			rc = AUTH_ETHROTTLED;
+		if (l->value == NULL || l->max <= 0)
+			continue;
+		if (store_throttle_key(key, sizeof(key), l->kind, l->value) != 0)
+			rc = AUTH_EINTERNAL;
+		else
+			rc = store_throttle_count(st, key, now, l->window,
+			    l->max, &wait);
+		if (wait > *retry_after)
+			*retry_after = wait;
 	}
+	if (rc == AUTH_OK && *retry_after > 0)
+		rc = AUTH_ETHROTTLED;
 	return store_finish(st, rc);
 }

@@ -537,10 +537,11 @@ no_confusion() {
 	unset FCGI_CHILDREN
 	all="register login refresh me verify logout logout_all sessions jwks healthz readyz metrics"
 	# counts VAR=VALUE...: every endpoint's count as start.sh computes it,
-	# and the connections the database endpoints hold.
+	# and the connections the database endpoints hold; on SQLite unless
+	# VAR=VALUE names another DATABASE_URL (the run's own may be PostgreSQL).
 	counts() {
 		# shellcheck disable=SC2016 # expanded by the inner shell
-		env "$@" ALL="$all" bash -c '. "$0/scripts/lib.sh"
+		env DATABASE_URL=sqlite:///auth.db "$@" ALL="$all" bash -c '. "$0/scripts/lib.sh"
 			for e in $ALL; do printf "%s=%s " "$e" "$(children_of "$e" "$ALL")"; done
 			echo "total=$(db_connections "$ALL")"' "$ROOT"
 	}

@@ -1013,10 +1013,13 @@ static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = calloc(1, 65536);
+	size_t n;
 
 	assert_non_null(f);
 	assert_non_null(buf);
-	(void)fread(buf, 1, 65535, f);
+	n = fread(buf, 1, 65535, f);
+	assert_false(ferror(f));
+	buf[n] = '\0';
 	fclose(f);
 	return buf;
 }
