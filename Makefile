@@ -105,11 +105,12 @@ unit-build: $(TESTS)
 # gate), again on the ASan/UBSan build, the fuzzers for FUZZ_SECONDS each,
 # valgrind on the unit tests. tests/run.sh prints "N passed, N failed".
 FUZZ_SECONDS ?= 30
+JOBS := $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	$(MAKE) lint
-	$(MAKE) MODE=cov all unit-build
-	$(MAKE) MODE=asan all unit-build
-	$(MAKE) fuzz-build bench-build
+	$(MAKE) -j$(JOBS) MODE=cov all unit-build
+	$(MAKE) -j$(JOBS) MODE=asan all unit-build
+	$(MAKE) -j$(JOBS) fuzz-build bench-build
 	tests/run.sh --build build/cov --gate $(COVERAGE_GATE) --pg --asan build/asan \
 	    --fuzz $(FUZZ_SECONDS) --valgrind
 
@@ -172,8 +173,9 @@ lint:
 	cppcheck --enable=warning,style,performance,portability --std=c11 \
 	    --quiet --inline-suppr --error-exitcode=1 -Icommon \
 	    --suppress=missingIncludeSystem common/ cgi-bin/ sbin/
-	clang-tidy --quiet common/*.c cgi-bin/*.c sbin/*.c -- $(CPPFLAGS) \
-	    -DAUTH_SCHEMA_VERSION='"$(firstword $(subst _, ,$(SCHEMA_VERSION)))"'
+	printf '%s\n' common/*.c cgi-bin/*.c sbin/*.c | \
+	    TIDY_FLAGS='$(CPPFLAGS) -DAUTH_SCHEMA_VERSION="$(firstword $(subst _, ,$(SCHEMA_VERSION)))"' \
+	    xargs -P$(JOBS) -n4 sh -c 'clang-tidy --quiet "$$@" -- $$TIDY_FLAGS' clang-tidy
 	shellcheck -x scripts/*.sh bench/*.sh tests/run.sh tests/pg.sh tests/integration/helper.bash .ci/run
 
 # make install: the layout of a distribution package under PREFIX, which
