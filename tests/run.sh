@@ -196,7 +196,7 @@ if [ -n "$asan" ]; then
 	asan_files=()
 	for f in "${sqlite_files[@]}"; do
 		case $f in
-		*/crash.bats|*/supervise.bats|*/rotate.bats|*/disk.bats|*/front.bats) ;;
+		*/crash.bats|*/supervise.bats|*/rotate.bats|*/disk.bats|*/front.bats|*/install.bats) ;;
 		*) asan_files+=("$f") ;;
 		esac
 	done
