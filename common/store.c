@@ -1009,11 +1009,11 @@ enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
 		if (rc == AUTH_OK)
 			rc = store_exec_ti(st->lazy[LAZY_USER_DISABLE],
 			    res->user_id, now, NULL);
-		if (rc == AUTH_OK)
+		if (rc == AUTH_OK) {
 			res->changed = db_changes(st->db) == 1;
-		if (rc == AUTH_OK)
 			rc = store_admin_revoke(st, res->user_id, now,
 			    &res->sessions);
+		}
 		break;
 	case STORE_ADMIN_ENABLE:
 		if (rc == AUTH_OK)

@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +58,17 @@ enum authctl_cmd {
 	CMD__MAX
 };
 
+/* Every command after show may change something: it is audited. */
 static const struct {
 	const char *name;
-	int changes;                 /* audited */
 } authctl_cmds[CMD__MAX] = {
-	[CMD_USERS] = { "users", 0 },
-	[CMD_SHOW] = { "show", 0 },
-	[CMD_DISABLE] = { "disable", 1 },
-	[CMD_ENABLE] = { "enable", 1 },
-	[CMD_DELETE] = { "delete", 1 },
-	[CMD_REVOKE] = { "revoke-sessions", 1 },
-	[CMD_RESET_MFA] = { "reset-mfa", 1 },
+	[CMD_USERS] = { "users" },
+	[CMD_SHOW] = { "show" },
+	[CMD_DISABLE] = { "disable" },
+	[CMD_ENABLE] = { "enable" },
+	[CMD_DELETE] = { "delete" },
+	[CMD_REVOKE] = { "revoke-sessions" },
+	[CMD_RESET_MFA] = { "reset-mfa" },
 };
 
 struct authctl {
@@ -88,21 +87,9 @@ static const char authctl_usage[] =
     "usage: authctl [--json] users [--email PATTERN] [--limit N] [--offset N]"
     " | show|disable|enable|delete|revoke-sessions|reset-mfa EMAIL";
 
-/* One line on stderr; returns code. */
-static int authctl_fail(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int authctl_fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("authctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
+/* One line on stderr; the value is code. The format is a literal. */
+#define authctl_fail(code, ...) \
+	(fprintf(stderr, "authctl: " __VA_ARGS__), fputc('\n', stderr), (code))
 
 /*
  * Load KEY=VALUE lines of path into the environment without overriding
@@ -264,10 +251,11 @@ static int authctl_args(struct authctl *a, int argc, char **argv)
 		    authctl_cmds[a->cmd].name);
 	{
 		const char *why = NULL;
-		char shown[64];
 
 		if (valid_email(a->email_arg, strlen(a->email_arg), a->email,
 		    &why) != 0) {
+			char shown[64];
+
 			valid_printable(shown, sizeof(shown), a->email_arg);
 			return authctl_fail(AUTHCTL_USAGE, "%s: not an email "
 			    "address (%s)", shown, why);
