@@ -303,6 +303,31 @@ EOF
 	[ "$status" -eq 3 ]
 	[[ $output == "authctl: DATABASE_URL"* ]]
 	[ "${#lines[@]}" -eq 1 ]
+	# A schema before 005: told to migrate, nothing done.
+	mkdir -p "$WORK/old-schema"
+	cp "$ROOT"/schema/00[1-4]_*.sql "$WORK/old-schema/"
+	DATABASE_URL="sqlite:///$WORK/old.db" SCHEMA_DIR=$WORK/old-schema "$ROOT/scripts/migrate.sh" >/dev/null
+	run env DATABASE_URL="sqlite:///$WORK/old.db" "$AUTHCTL" users
+	[ "$status" -eq 3 ]
+	[ "$output" = "authctl: pending migration: schema at 004, authctl needs 005 (run scripts/migrate.sh)" ]
+}
+
+@test "the audit line: a log that cannot be written stops the change; LOG_FILE=/dev/stderr is ours" {
+	register audit@x.example
+	ctl disable audit@x.example
+	ctl enable audit@x.example
+	login audit@x.example secret123
+	[ "$status_code" = 200 ]
+	before=$(dump)
+	LOG_FILE=$WORK/nosuch/auth.log ctl disable audit@x.example
+	[ "$status" -eq 3 ]
+	[[ $err == "authctl: cannot open the log"*"nothing changed" ]]
+	[ "$(dump)" = "$before" ]
+	LOG_FILE=/dev/stderr ctl --json revoke-sessions audit@x.example
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .sessions_revoked <<<"$output")" = 1 ]
+	[ "$(jq -r '.event, .endpoint, .sessions' <<<"$err")" = "$(printf 'admin_revoke_sessions\nauthctl\n1')" ]
+	! grep -q 'audit@x.example' "$RUN_DIR/auth.log"
 }
 
 @test "settings from ENV_FILE, as the scripts read them; the environment wins" {
