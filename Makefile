@@ -38,6 +38,9 @@ LDLIBS   := -lfcgi -ljson-c -lsqlite3 -lpq -lcrypto -lcrypt
 LIB      := $(BUILD)/libauthcommon.a
 LIB_OBJS := $(COMMON:%=$(BUILD)/common/%.o)
 BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(BUILD)/sbin/supervise
+# The operator's command (sbin/authctl.c): built beside supervise, not an
+# endpoint (nothing of it goes to libexec).
+TOOLS    := $(BUILD)/sbin/authctl
 TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 .PHONY: all deps run start stop migrate keys test test-quick unit-build fuzz-build lint \
@@ -45,7 +48,7 @@ TESTS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
         install uninstall clean
 .DEFAULT_GOAL := all
 
-all: $(BINS)
+all: $(BINS) $(TOOLS)
 
 # V=1 shows the full commands.
 Q := $(if $(V),,@)
@@ -62,7 +65,8 @@ $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB) | $(BUILD)/cgi-bin
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-# The supervisor: starts and restarts every endpoint master and the front.
+# The supervisor: starts and restarts every endpoint master and the front;
+# authctl, the operator's command.
 $(BUILD)/sbin/%: sbin/%.c $(LIB) | $(BUILD)/sbin
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

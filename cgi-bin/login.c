@@ -2,6 +2,8 @@
  * POST /auth/login  {"email","password"}
  *   200 token pair (new session); resets the email's attempt count and
  *       gives the client address back its attempt
+ *   403 account disabled (authctl disable): only after the password was
+ *       checked; the attempt stays counted, nothing is reset
  *   401 invalid credentials: the same body and the same password work
  *       (a dummy hash stands in for an unknown email; every verification
  *       takes as long as one at the configured method and cost)
@@ -67,6 +69,15 @@ static void login(struct app *a, struct http_req *req)
 	cl.email = cr.email;
 	cl.refund_ip = ip;
 	rc = tokens_login(&a->tokens, user_id, &cl, &pair);
+	if (rc == AUTH_EFORBIDDEN) {
+		/* Only now: without the password it reveals nothing. */
+		log_event(LOG_INFO, "login_disabled", LOG_STR("user_id", user_id),
+		    LOG_STR("client", cl.ip));
+		http_reply_error(req, rc, "account disabled");
+		goto out;
+	}
+	if (rc == AUTH_ENOTFOUND)
+		rc = AUTH_ECREDS;        /* deleted since it was looked up */
 	if (rc != AUTH_OK) {
 		http_reply_error(req, rc, NULL);
 		goto out;

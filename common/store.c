@@ -134,12 +134,89 @@ static const char store_sql_counters_pg[] =
 static const char store_sql_reuse[] =
     "UPDATE refresh_tokens SET reused = 1 WHERE jti = ?1 AND reused = 0";
 
+/*
+ * Statements of migration 005 (users.disabled) and of the operator's
+ * command (authctl), prepared on first use: before 005 the endpoints
+ * still start and run as before (no account can be disabled while the
+ * column does not exist), and an endpoint never prepares what only
+ * authctl runs.
+ */
+enum store_lazy {
+	LAZY_ME,                     /* SQL_ME that also wants the user enabled */
+	LAZY_USER_DISABLED,          /* login: locks the user row on PostgreSQL */
+	LAZY_USER_ID,                /* authctl: the user of an email, locked */
+	LAZY_USERS,
+	LAZY_USER_SHOW,
+	LAZY_USER_DISABLE,
+	LAZY_USER_ENABLE,
+	LAZY_DELETE_ATTEMPTS,
+	LAZY_DELETE_TOKENS,
+	LAZY_DELETE_SESSIONS,
+	LAZY_DELETE_USER,
+	LAZY__MAX
+};
+
+/* An account's row as authctl shows it; ?N is "now" for the live count. */
+#define STORE_SQL_USER_COLS(now) \
+	"u.id, u.email, u.created_at, u.disabled, u.disabled_at, " \
+	"(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND " \
+	"s.revoked = 0 AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE " \
+	"t.session_id = s.id AND t.revoked = 0 AND t.expires_at > " now ")) "
+
+static const char *const store_lazy_text[LAZY__MAX] = {
+	[LAZY_ME] =
+	    "SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id "
+	    "WHERE s.id = ?2 AND s.user_id = ?1 AND s.revoked = 0 AND "
+	    "u.disabled = 0",
+	/* SQLite's BEGIN IMMEDIATE already orders it after any disable. */
+	[LAZY_USER_DISABLED] =
+	    "SELECT disabled FROM users WHERE id = ?1",
+	[LAZY_USER_ID] =
+	    "SELECT id FROM users WHERE email = ?1",
+	/* Emails are stored lower-cased: the same matches on both engines. */
+	[LAZY_USERS] =
+	    "SELECT " STORE_SQL_USER_COLS("?2") "FROM users u "
+	    "WHERE u.email LIKE ?1 ESCAPE '\\' ORDER BY u.email "
+	    "LIMIT ?3 OFFSET ?4",
+	[LAZY_USER_SHOW] =
+	    "SELECT " STORE_SQL_USER_COLS("?2") "FROM users u "
+	    "WHERE u.email = ?1",
+	[LAZY_USER_DISABLE] =
+	    "UPDATE users SET disabled = 1, disabled_at = ?2 "
+	    "WHERE id = ?1 AND disabled = 0",
+	[LAZY_USER_ENABLE] =
+	    "UPDATE users SET disabled = 0, disabled_at = NULL "
+	    "WHERE id = ?1 AND disabled = 1",
+	[LAZY_DELETE_ATTEMPTS] =
+	    "DELETE FROM login_attempts WHERE key = ?1",
+	[LAZY_DELETE_TOKENS] =
+	    "DELETE FROM refresh_tokens WHERE user_id = ?1",
+	[LAZY_DELETE_SESSIONS] =
+	    "DELETE FROM sessions WHERE user_id = ?1",
+	[LAZY_DELETE_USER] =
+	    "DELETE FROM users WHERE id = ?1",
+};
+
+/*
+ * PostgreSQL, READ COMMITTED: a login's session insert and a disable
+ * must not pass each other. The login locks the user row (FOR SHARE)
+ * before it inserts; a disable locks it (FOR UPDATE) before it revokes.
+ * Whichever comes second waits, then sees the other's commit.
+ */
+static const char *const store_lazy_pg[LAZY__MAX] = {
+	[LAZY_USER_DISABLED] =
+	    "SELECT disabled FROM users WHERE id = ?1 FOR SHARE",
+	[LAZY_USER_ID] =
+	    "SELECT id FROM users WHERE email = ?1 FOR UPDATE",
+};
+
 struct store {
 	struct db *db;
 	enum db_engine engine;
 	struct db_stmt *sql[SQL__MAX];
 	struct db_stmt *counters;      /* lazily prepared */
 	struct db_stmt *reuse;         /* lazily prepared */
+	struct db_stmt *lazy[LAZY__MAX]; /* prepared on first use */
 	char path[4096];
 };
 
@@ -183,6 +260,22 @@ void store_close(struct store *st)
 		return;
 	db_close(st->db);   /* finalizes every statement */
 	free(st);
+}
+
+/*
+ * Lazy statement i, prepared now if it was not: NULL while the schema
+ * lacks what it reads (a pending migration), tried again next time.
+ */
+static struct db_stmt *store_lazy(struct store *st, enum store_lazy i)
+{
+	if (st->lazy[i] == NULL) {
+		const char *sql = st->engine == DB_POSTGRES &&
+		    store_lazy_pg[i] != NULL ? store_lazy_pg[i] :
+		    store_lazy_text[i];
+
+		st->lazy[i] = db_prepare_quiet(st->db, sql);
+	}
+	return st->lazy[i];
 }
 
 /* Bind a text parameter; NULL leaves it unbound, which is SQL NULL. */
@@ -336,9 +429,23 @@ enum auth_err store_login(struct store *st, const struct store_grant *g)
 {
 	enum auth_err rc;
 
+	/* Prepared before the transaction: on PostgreSQL a statement that
+	 * fails to prepare inside one would abort it. NULL: before 005. */
+	struct db_stmt *d = store_lazy(st, LAZY_USER_DISABLED);
+
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
-	rc = store_insert_session(st, g);
+	if (d != NULL) {
+		int step = store_step_text(d, g->user_id);
+
+		if (step == DB_ROW)
+			rc = db_col_int(d, 0) != 0 ? AUTH_EFORBIDDEN : AUTH_OK;
+		else
+			rc = step == DB_DONE ? AUTH_ENOTFOUND : (enum auth_err)-step;
+		db_reset(d);
+	}
+	if (rc == AUTH_OK)
+		rc = store_insert_session(st, g);
 	if (rc == AUTH_OK && g->email != NULL) {
 		char key[VALID_EMAIL_MAX + 16];
 
@@ -542,10 +649,12 @@ enum auth_err store_rotate_batch(struct store *st,
 enum auth_err store_me(struct store *st, const char *user_id,
     const char *sid, char *email)
 {
-	struct db_stmt *q = st->sql[SQL_ME];
+	struct db_stmt *q = store_lazy(st, LAZY_ME);
 	enum auth_err rc;
 	int step;
 
+	if (q == NULL)
+		q = st->sql[SQL_ME];     /* before 005: nobody is disabled */
 	if ((rc = store_bind(q, 1, user_id)) != AUTH_OK ||
 	    (rc = store_bind(q, 2, sid)) != AUTH_OK) {
 		db_reset(q);
@@ -774,5 +883,181 @@ enum auth_err store_throttle_take(struct store *st,
 	}
 	if (rc == AUTH_OK && *retry_after > 0)
 		rc = AUTH_ETHROTTLED;
+	return store_finish(st, rc);
+}
+
+/* Read the user row of a LAZY_USERS / LAZY_USER_SHOW statement. */
+static void store_user_row(struct db_stmt *q, struct store_user *u)
+{
+	store_col_copy(q, 0, u->id, sizeof(u->id));
+	store_col_copy(q, 1, u->email, sizeof(u->email));
+	u->created_at = db_col_int(q, 2);
+	u->disabled = db_col_int(q, 3) != 0;
+	u->disabled_at = db_col_int(q, 4);
+	u->sessions = db_col_int(q, 5);
+}
+
+enum auth_err store_users(struct store *st, const char *like, int64_t now,
+    long limit, long offset, struct store_user *rows, size_t max, size_t *n)
+{
+	struct db_stmt *q = store_lazy(st, LAZY_USERS);
+	enum auth_err rc;
+	int step = DB_DONE;
+
+	*n = 0;
+	if (q == NULL)
+		return AUTH_EUNAVAIL;
+	if ((rc = store_bind(q, 1, like)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 2, now)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 3, limit)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 4, offset)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	while (*n < max && (step = db_step(q)) == DB_ROW)
+		store_user_row(q, &rows[(*n)++]);
+	if (*n < max && step < 0)
+		rc = (enum auth_err)-step;
+	db_reset(q);
+	return rc;
+}
+
+enum auth_err store_user_show(struct store *st, const char *email,
+    int64_t now, struct store_user *out)
+{
+	struct db_stmt *q = store_lazy(st, LAZY_USER_SHOW);
+	enum auth_err rc;
+	int step;
+
+	memset(out, 0, sizeof(*out));
+	if (q == NULL)
+		return AUTH_EUNAVAIL;
+	if ((rc = store_bind(q, 1, email)) != AUTH_OK ||
+	    (rc = db_bind_int(q, 2, now)) != AUTH_OK) {
+		db_reset(q);
+		return rc;
+	}
+	step = db_step(q);
+	if (step == DB_ROW)
+		store_user_row(q, out);
+	else
+		rc = step == DB_DONE ? AUTH_ENOTFOUND : (enum auth_err)-step;
+	db_reset(q);
+	return rc;
+}
+
+/*
+ * Every statement an admin change may run, prepared before its
+ * transaction (on PostgreSQL a failing prepare would abort it):
+ * AUTH_EUNAVAIL while migration 005 is pending.
+ */
+static enum auth_err store_admin_ready(struct store *st)
+{
+	int i;
+
+	for (i = LAZY_USER_ID; i < LAZY__MAX; i++)
+		if (store_lazy(st, (enum store_lazy)i) == NULL)
+			return AUTH_EUNAVAIL;
+	return AUTH_OK;
+}
+
+/* The id of email's user into id, its row locked on PostgreSQL, inside
+ * the caller's transaction. AUTH_ENOTFOUND when there is none. */
+static enum auth_err store_admin_user(struct store *st, const char *email,
+    char *id)
+{
+	struct db_stmt *q = st->lazy[LAZY_USER_ID];
+	int step = store_step_text(q, email);
+	enum auth_err rc = AUTH_OK;
+
+	if (step == DB_ROW)
+		store_col_copy(q, 0, id, VALID_UUID_SIZE);
+	else
+		rc = step == DB_DONE ? AUTH_ENOTFOUND : (enum auth_err)-step;
+	db_reset(q);
+	return rc;
+}
+
+/* Revoke every session and token of user id in the open transaction;
+ * the number of sessions that were live into *revoked. */
+static enum auth_err store_admin_revoke(struct store *st, const char *id,
+    int64_t now, long *revoked)
+{
+	enum auth_err rc;
+
+	db_notify(st->db);
+	rc = store_exec_ti(st->sql[SQL_SESSIONS_REVOKE_USER], id, now, NULL);
+	if (rc == AUTH_OK && revoked != NULL)
+		*revoked = db_changes(st->db);
+	if (rc == AUTH_OK)
+		rc = store_exec_ti(st->sql[SQL_TOKENS_REVOKE_USER], id, now, NULL);
+	return rc;
+}
+
+enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
+    const char *email, int64_t now, struct store_admin_result *res)
+{
+	enum auth_err rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = store_admin_ready(st)) != AUTH_OK)
+		return rc;
+	if ((rc = db_begin(st->db)) != AUTH_OK)
+		return rc;
+	rc = store_admin_user(st, email, res->user_id);
+	switch (op) {
+	case STORE_ADMIN_DISABLE:
+		/* The flag first: a login waiting on the row then sees it. */
+		if (rc == AUTH_OK)
+			rc = store_exec_ti(st->lazy[LAZY_USER_DISABLE],
+			    res->user_id, now, NULL);
+		if (rc == AUTH_OK) {
+			res->changed = db_changes(st->db) == 1;
+			rc = store_admin_revoke(st, res->user_id, now,
+			    &res->sessions);
+		}
+		break;
+	case STORE_ADMIN_ENABLE:
+		if (rc == AUTH_OK)
+			rc = store_exec_text(st->lazy[LAZY_USER_ENABLE],
+			    res->user_id);
+		if (rc == AUTH_OK)
+			res->changed = db_changes(st->db) == 1;
+		break;
+	case STORE_ADMIN_REVOKE:
+		if (rc == AUTH_OK)
+			rc = store_admin_revoke(st, res->user_id, now,
+			    &res->sessions);
+		res->changed = res->sessions > 0;
+		break;
+	case STORE_ADMIN_DELETE: {
+		char key[VALID_EMAIL_MAX + 16];
+
+		/* Live sessions counted before they go, for the report. */
+		if (rc == AUTH_OK)
+			rc = store_admin_revoke(st, res->user_id, now,
+			    &res->sessions);
+		if (rc == AUTH_OK && store_throttle_key(key, sizeof(key),
+		    "email", email) != 0)
+			rc = AUTH_EINTERNAL;
+		if (rc == AUTH_OK)
+			rc = store_exec_text(st->lazy[LAZY_DELETE_ATTEMPTS], key);
+		if (rc == AUTH_OK)
+			rc = store_exec_text(st->lazy[LAZY_DELETE_TOKENS],
+			    res->user_id);
+		if (rc == AUTH_OK)
+			rc = store_exec_text(st->lazy[LAZY_DELETE_SESSIONS],
+			    res->user_id);
+		if (rc == AUTH_OK)
+			rc = store_exec_text(st->lazy[LAZY_DELETE_USER],
+			    res->user_id);
+		if (rc == AUTH_OK)
+			res->changed = db_changes(st->db) == 1;
+		break;
+	}
+	default:
+		rc = AUTH_EINTERNAL;
+		break;
+	}
 	return store_finish(st, rc);
 }

@@ -82,6 +82,8 @@ enum auth_err store_user_by_email(struct store *st, const char *email,
 /*
  * Start a session for an existing user (login), atomically; when
  * g->email is set its failed-login count is reset in the same transaction.
+ * AUTH_EFORBIDDEN when the account is disabled (schema 005), checked in
+ * the same transaction; AUTH_ENOTFOUND when the user is gone.
  */
 enum auth_err store_login(struct store *st, const struct store_grant *g)
     __attribute__((warn_unused_result));
@@ -125,7 +127,7 @@ enum auth_err store_rotate_batch(struct store *st,
 /*
  * Email of user_id when session sid is one of its live sessions; copies
  * into email (VALID_EMAIL_MAX + 1). AUTH_ETOKEN when the user or the
- * session is gone or revoked.
+ * session is gone or revoked, or the account disabled.
  */
 enum auth_err store_me(struct store *st, const char *user_id,
     const char *sid, char *email) __attribute__((warn_unused_result));
@@ -188,6 +190,55 @@ enum auth_err store_sessions(struct store *st, const char *user_id,
  */
 enum auth_err store_throttle_take(struct store *st,
     const struct store_limit *lims, size_t n, int64_t now, long *retry_after)
+    __attribute__((warn_unused_result));
+
+/* An account as the operator's command (authctl) shows it. */
+struct store_user {
+	char id[VALID_UUID_SIZE];
+	char email[VALID_EMAIL_MAX + 1];
+	int64_t created_at;
+	int disabled;
+	int64_t disabled_at;         /* 0 while enabled */
+	int64_t sessions;            /* live: not revoked, a token unexpired */
+};
+
+/*
+ * Up to max accounts whose email matches the SQL LIKE pattern like
+ * (escape character '\'; emails are stored lower-cased), ordered by
+ * email, skipping offset, at most limit; count in *n. now decides which
+ * sessions are live. AUTH_EUNAVAIL also while migration 005 is pending.
+ */
+enum auth_err store_users(struct store *st, const char *like, int64_t now,
+    long limit, long offset, struct store_user *rows, size_t max, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* The account of a normalized email into out; AUTH_ENOTFOUND if none. */
+enum auth_err store_user_show(struct store *st, const char *email,
+    int64_t now, struct store_user *out) __attribute__((warn_unused_result));
+
+enum store_admin_op {
+	STORE_ADMIN_DISABLE,         /* flag set, every session revoked */
+	STORE_ADMIN_ENABLE,          /* flag cleared; sessions stay revoked */
+	STORE_ADMIN_REVOKE,          /* every session revoked */
+	STORE_ADMIN_DELETE,          /* the user, its sessions, tokens and
+	                              * email-keyed login attempts deleted */
+	STORE_ADMIN__MAX
+};
+
+struct store_admin_result {
+	char user_id[VALID_UUID_SIZE];
+	int changed;                 /* 0: it already was so (disable twice) */
+	long sessions;               /* live sessions revoked (or deleted) */
+};
+
+/*
+ * Apply op to the account of a normalized email, in one transaction
+ * that tells every process (db_notify) when it revokes. AUTH_ENOTFOUND
+ * when there is no such account (nothing changed); AUTH_EUNAVAIL also
+ * while migration 005 is pending.
+ */
+enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
+    const char *email, int64_t now, struct store_admin_result *res)
     __attribute__((warn_unused_result));
 
 #endif

@@ -310,6 +310,41 @@ gateway() {
 	assert_alive
 }
 
+@test "verify: a disabled account's token is refused at once, also with its session revived behind our back" {
+	stack_start
+	register off@example.com
+	other=$access
+	login_body='{"email":"off@example.com","password":"secret123"}'
+	api POST /auth/login "$login_body"
+	[ "$status_code" = 200 ]
+	access=$(jq -r .access_token <<<"$body")
+	uid=$(jwt_part 1 "$access" | jq -r .sub)
+	api GET /auth/verify "" -H "Authorization: Bearer $access"
+	[ "$status_code" = 200 ]
+	"$BIN_DIR/../sbin/authctl" disable off@example.com >/dev/null
+	for a in "$access" "$other"; do
+		api GET /auth/verify "" -H "Authorization: Bearer $a"
+		[ "$status_code" = 401 ]
+		[ "$(header WWW-Authenticate)" != "" ]
+		[ -z "$(header X-User-Id)" ]
+	done
+	# The account's flag alone refuses it: a session made live again
+	# by hand (after the cached answer's second) is still not served.
+	db_query "UPDATE sessions SET revoked = 0 WHERE user_id = '$uid'"
+	sleep 1.1
+	api GET /auth/verify "" -H "Authorization: Bearer $access"
+	[ "$status_code" = 401 ]
+	api GET /auth/me "" -H "Authorization: Bearer $access"
+	[ "$status_code" = 401 ]
+	"$BIN_DIR/../sbin/authctl" enable off@example.com >/dev/null
+	# Enabled again, that revived session is served: the flag was the
+	# only thing refusing it above.
+	sleep 1.1
+	api GET /auth/verify "" -H "Authorization: Bearer $access"
+	[ "$status_code" = 200 ]
+	[ "$(header X-User-Id)" = "$uid" ]
+}
+
 @test "verify under the FastCGI AUTHORIZER role also sends Variable-* headers" {
 	stack_start
 	register role@example.com

@@ -94,7 +94,7 @@ counts() {
 	[ "$output" = "migrate: up to date" ]
 	[ "$(pg_schema)" = "$schema1" ]
 	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = "$n" ]
-	[ "$(db_query 'SELECT max(version) FROM schema_migrations')" = 004 ]
+	[ "$(db_query 'SELECT max(version) FROM schema_migrations')" = 005 ]
 	for t in users sessions refresh_tokens login_attempts counter_shards schema_migrations; do
 		[ "$(db_query "SELECT count(*) FROM information_schema.tables WHERE table_name = '$t'")" = 1 ]
 	done
@@ -105,7 +105,7 @@ counts() {
 	[ "$(db_query "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY column_name)
 		FROM information_schema.columns WHERE table_name = 'refresh_tokens'
 		AND column_name IN ('revoked', 'reused')")" = "reused:integer,revoked:integer" ]
-	run db_query "INSERT INTO users VALUES ('u', 'e', 'h', 1); INSERT INTO sessions(id, user_id, created_at, last_used_at, revoked) VALUES ('s', 'u', 1, 1, 2)"
+	run db_query "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u', 'e', 'h', 1); INSERT INTO sessions(id, user_id, created_at, last_used_at, revoked) VALUES ('s', 'u', 1, 1, 2)"
 	[ "$status" -ne 0 ]
 	[[ $output == *sessions_revoked_check* ]]
 	# 001's indexes as 003 left them; sessions in insertion order.
@@ -144,7 +144,7 @@ counts() {
 	[ "${lines[-1]}" = "migrate.sh: 900_broken.sql failed; rolled back, database left at the previous version" ]
 	[ "$(db_query "SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'")" = 0 ]
 	[ "$(db_query "SELECT count(*) FROM schema_migrations WHERE version = '900'")" = 0 ]
-	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 4 ]
+	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 5 ]
 }
 
 @test "a PostgreSQL migration that manages its own transaction is refused; plpgsql bodies are not" {
@@ -215,7 +215,7 @@ SQL
 	for f in "$ROOT"/schema/postgresql/*.sql; do
 		[ "$(cat "$WORK"/m?.out | grep -cx "migrate: applied ${f##*/}")" = 1 ]
 	done
-	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 4 ]
+	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 5 ]
 	[ "$(db_query "SELECT count(*) FROM counter_shards")" = 2 ]
 }
 
@@ -264,13 +264,13 @@ SQL
 	run env DATABASE_URL="postgres://$PG_USER@/$name?host=$PG_HOST&port=$PG_PORT" \
 		"$ROOT/scripts/migrate.sh" status
 	[ "$status" -eq 0 ]
-	[ "$(grep -c '^applied ' <<<"$output")" = 4 ]
+	[ "$(grep -c '^applied ' <<<"$output")" = 5 ]
 }
 
 @test "counter_shards follow users and unrevoked tokens, seeded by 002, spread over backends" {
 	schema_copy 001_initial.sql
 	SCHEMA_DIR=$WORK/schema migrate up >/dev/null
-	db_query "INSERT INTO users VALUES ('u0', 'u0@x', 'h', 1);
+	db_query "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u0', 'u0@x', 'h', 1);
 		INSERT INTO sessions(id, user_id, created_at, last_used_at) VALUES ('s0', 'u0', 1, 1);
 		INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, expires_at, revoked)
 		VALUES ('t0', 'u0', 's0', 1, 2, 0), ('t1', 'u0', 's0', 1, 2, 1)"
@@ -278,7 +278,7 @@ SQL
 	[ "$(gauges)" = "1|1" ]
 	# Each psql is a backend of its own: rows land in several shards.
 	for i in 1 2 3 4 5 6; do
-		db_query "INSERT INTO users VALUES ('u$i', 'u$i@x', 'h', 1);
+		db_query "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u$i', 'u$i@x', 'h', 1);
 			INSERT INTO sessions(id, user_id, created_at, last_used_at) VALUES ('s$i', 'u$i', 1, 1);
 			INSERT INTO refresh_tokens(jti, user_id, session_id, issued_at, expires_at)
 			VALUES ('a$i', 'u$i', 's$i', 1, 9), ('b$i', 'u$i', 's$i', 1, 9);
@@ -308,7 +308,7 @@ SQL
 	migrate >/dev/null
 	now=$(date +%s)
 	day=86400
-	db_query "INSERT INTO users VALUES ('u', 'u@x', 'h', 1);
+	db_query "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u', 'u@x', 'h', 1);
 		INSERT INTO sessions(id, user_id, created_at, last_used_at) VALUES
 			('s_old', 'u', 1, 1), ('s_live', 'u', 1, 1), ('s_empty', 'u', 1, 1),
 			('s_grace', 'u', 1, 1);
@@ -379,7 +379,7 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	[ "$status" -eq 0 ]
 	attempts=$(sqlite_db 'SELECT count(*) FROM login_attempts')
 	[ "$attempts" -ge 1 ]
-	[ "${lines[-1]}" = "sqlite-to-pg: copied 4 users, 6 sessions, 8 refresh tokens, $attempts login counters (schema 004)" ]
+	[ "${lines[-1]}" = "sqlite-to-pg: copied 4 users, 6 sessions, 8 refresh tokens, $attempts login counters (schema 005)" ]
 
 	# Row for row, the same data; sessions in rowid order.
 	export DATABASE_URL=$PG_URL
@@ -435,10 +435,10 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	mkdir "$WORK/sqlite"
 	cp "$ROOT"/schema/*.sql "$WORK/sqlite/"
 	SCHEMA_DIR=$WORK/sqlite migrate up >/dev/null
-	sqlite_db "INSERT INTO users VALUES ('u', 'u@x', 'h', 1)"
+	sqlite_db "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u', 'u@x', 'h', 1)"
 	export DATABASE_URL=$PG_URL
 	migrate >/dev/null
-	db_query "INSERT INTO users VALUES ('other', 'o@x', 'h', 1)"
+	db_query "INSERT INTO users(id, email, password_hash, created_at) VALUES ('other', 'o@x', 'h', 1)"
 	run "$ROOT/scripts/sqlite-to-pg.sh" "$WORK/auth.db"
 	[ "$status" -ne 0 ]
 	[ "$output" = "sqlite-to-pg.sh: DATABASE_URL: the PostgreSQL database already holds data: nothing copied" ]
@@ -450,7 +450,7 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	DATABASE_URL="sqlite:///$WORK/auth.db" SCHEMA_DIR=$WORK/sqlite migrate up >/dev/null
 	run "$ROOT/scripts/sqlite-to-pg.sh" "$WORK/auth.db"
 	[ "$status" -ne 0 ]
-	[ "${lines[-1]}" = "sqlite-to-pg.sh: schema versions differ: SQLite has 001 002 003 004 900, PostgreSQL 001 002 003 004: nothing copied" ]
+	[ "${lines[-1]}" = "sqlite-to-pg.sh: schema versions differ: SQLite has 001 002 003 004 005 900, PostgreSQL 001 002 003 004 005: nothing copied" ]
 	[ "$(db_query 'SELECT count(*) FROM users')" = 0 ]
 
 	echo "not a database" > "$WORK/text.db"
@@ -474,7 +474,7 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	SCHEMA_DIR=$WORK/sqlite migrate up >/dev/null
 	now=$(date +%s)
 	# Awkward text: quotes, commas, a newline, an empty string, NULL.
-	sqlite_db "INSERT INTO users VALUES ('u', 'u@x', '\$2b\$04\$abc,\"def''', 1);
+	sqlite_db "INSERT INTO users(id, email, password_hash, created_at) VALUES ('u', 'u@x', '\$2b\$04\$abc,\"def''', 1);
 		INSERT INTO sessions(id, user_id, created_at, last_used_at, user_agent, ip)
 		VALUES ('s2', 'u', 5, 5, 'Agent \"x\", v1
 line two', NULL), ('s1', 'u', 5, 5, '', '::1');
@@ -484,7 +484,7 @@ line two', NULL), ('s1', 'u', 5, 5, '', '::1');
 	export DATABASE_URL=$PG_URL
 	run "$ROOT/scripts/sqlite-to-pg.sh" --from "sqlite:///$WORK/auth.db"
 	[ "$status" -eq 0 ]
-	[[ ${lines[-1]} == "sqlite-to-pg: copied 1 users, 2 sessions, 1 refresh tokens, 0 login counters (schema 004)" ]]
+	[[ ${lines[-1]} == "sqlite-to-pg: copied 1 users, 2 sessions, 1 refresh tokens, 0 login counters (schema 005)" ]]
 	[ "$(sha256sum < "$WORK/auth.db")" = "$sum" ]
 	[ "$(sqlite_db 'SELECT max(version) FROM schema_migrations')" = 002 ]
 	[ "$(db_query "SELECT password_hash FROM users")" = "\$2b\$04\$abc,\"def'" ]

@@ -156,6 +156,173 @@ static void assert_counts(struct counts c, long long u, long long s,
 	assert_int_equal(c.tokens, k);
 }
 
+/* Disable: the flag, every session revoked, login refused after it. */
+static void test_admin_disable_enable(void **state)
+{
+	struct st *t = *state;
+	struct ids a, b, c;
+	struct store_grant g;
+	struct store_admin_result r;
+	struct store_user u;
+	char email[VALID_EMAIL_MAX + 1];
+
+	do_register(t, "off@example.com", &a);
+	do_register(t, "bystander@example.com", &b);
+	memcpy(c.user, a.user, sizeof(c.user));
+	assert_int_equal(valid_uuid_new(c.sid), 0);
+	assert_int_equal(valid_uuid_new(c.jti), 0);
+	g = grant(&c, c.jti, NOW + 1, NOW + 3600);
+	assert_int_equal(store_login(t->store, &g), AUTH_OK);
+
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_DISABLE,
+	    "off@example.com", NOW + 2, &r), AUTH_OK);
+	assert_string_equal(r.user_id, a.user);
+	assert_int_equal(r.changed, 1);
+	assert_int_equal(r.sessions, 2);
+	assert_int_equal(session_col(t, a.sid, "revoked"), 1);
+	assert_int_equal(session_col(t, c.sid, "revoked_at"), NOW + 2);
+	assert_int_equal(token_col(t, c.jti, "revoked"), 1);
+	assert_int_equal(session_col(t, b.sid, "revoked"), 0);
+	assert_int_equal(store_me(t->store, a.user, a.sid, email), AUTH_ETOKEN);
+	assert_int_equal(store_me(t->store, b.user, b.sid, email), AUTH_OK);
+	assert_int_equal(store_user_show(t->store, "off@example.com", NOW + 2,
+	    &u), AUTH_OK);
+	assert_int_equal(u.disabled, 1);
+	assert_int_equal(u.disabled_at, NOW + 2);
+	assert_int_equal(u.sessions, 0);
+
+	/* A login of the disabled account writes nothing. */
+	new_ids(&c);
+	memcpy(c.user, a.user, sizeof(c.user));
+	g = grant(&c, c.jti, NOW + 3, NOW + 3600);
+	assert_int_equal(store_login(t->store, &g), AUTH_EFORBIDDEN);
+	assert_int_equal(session_col(t, c.sid, "count(*)"), 0);
+	/* A second disable changes nothing. */
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_DISABLE,
+	    "off@example.com", NOW + 4, &r), AUTH_OK);
+	assert_int_equal(r.changed, 0);
+	assert_int_equal(r.sessions, 0);
+	assert_int_equal(fx_int(t->fx.db, "SELECT disabled_at FROM users "
+	    "WHERE email = 'off@example.com'"), NOW + 2);
+
+	/* Even a session made behind the flag's back is not served. */
+	fx_exec(t->fx.db, "UPDATE sessions SET revoked = 0");
+	assert_int_equal(store_me(t->store, a.user, a.sid, email), AUTH_ETOKEN);
+	fx_exec(t->fx.db, "UPDATE sessions SET revoked = 1 WHERE user_id IN "
+	    "(SELECT id FROM users WHERE email = 'off@example.com')");
+
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_ENABLE,
+	    "off@example.com", NOW + 5, &r), AUTH_OK);
+	assert_int_equal(r.changed, 1);
+	assert_int_equal(store_user_show(t->store, "off@example.com", NOW + 5,
+	    &u), AUTH_OK);
+	assert_int_equal(u.disabled, 0);
+	assert_int_equal(u.disabled_at, 0);
+	/* Old sessions stay revoked; a new login works. */
+	assert_int_equal(store_me(t->store, a.user, a.sid, email), AUTH_ETOKEN);
+	assert_int_equal(store_login(t->store, &g), AUTH_OK);
+	assert_int_equal(store_me(t->store, a.user, c.sid, email), AUTH_OK);
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_ENABLE,
+	    "off@example.com", NOW + 6, &r), AUTH_OK);
+	assert_int_equal(r.changed, 0);
+
+	/* Unknown email: not found, nothing changed. */
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_DISABLE,
+	    "nobody@example.com", NOW, &r), AUTH_ENOTFOUND);
+	assert_int_equal(store_user_show(t->store, "nobody@example.com", NOW,
+	    &u), AUTH_ENOTFOUND);
+	assert_int_equal(fx_int(t->fx.db, "SELECT count(*) FROM users WHERE "
+	    "disabled = 1"), 0);
+}
+
+/* Revoke-sessions and delete: nothing of the user is left. */
+static void test_admin_revoke_delete(void **state)
+{
+	struct st *t = *state;
+	struct ids a, b;
+	struct store_admin_result r;
+	struct store_limit lim = { "email", "gone@example.com", 5, 60 };
+	long wait = 0;
+
+	do_register(t, "gone@example.com", &a);
+	do_register(t, "stays@example.com", &b);
+	assert_int_equal(store_throttle_take(t->store, &lim, 1, NOW, &wait),
+	    AUTH_OK);
+	lim.value = "stays@example.com";
+	assert_int_equal(store_throttle_take(t->store, &lim, 1, NOW, &wait),
+	    AUTH_OK);
+
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_REVOKE,
+	    "gone@example.com", NOW + 1, &r), AUTH_OK);
+	assert_int_equal(r.sessions, 1);
+	assert_int_equal(r.changed, 1);
+	assert_int_equal(session_col(t, a.sid, "revoked"), 1);
+	assert_int_equal(fx_int(t->fx.db, "SELECT disabled FROM users WHERE "
+	    "email = 'gone@example.com'"), 0);
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_REVOKE,
+	    "gone@example.com", NOW + 1, &r), AUTH_OK);
+	assert_int_equal(r.changed, 0);
+
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_DELETE,
+	    "gone@example.com", NOW + 2, &r), AUTH_OK);
+	assert_int_equal(r.changed, 1);
+	assert_counts(counts(t), 1, 1, 1);
+	assert_int_equal(fx_int(t->fx.db, "SELECT count(*) FROM login_attempts "
+	    "WHERE key = 'email:gone@example.com'"), 0);
+	assert_int_equal(fx_int(t->fx.db, "SELECT count(*) FROM login_attempts "
+	    "WHERE key = 'email:stays@example.com'"), 1);
+	assert_int_equal(fx_int(t->fx.db, "SELECT value FROM counters WHERE "
+	    "name = 'users'"), 1);
+	assert_int_equal(fx_int(t->fx.db, "SELECT value FROM counters WHERE "
+	    "name = 'refresh_tokens_unrevoked'"), 1);
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN_DELETE,
+	    "gone@example.com", NOW + 2, &r), AUTH_ENOTFOUND);
+	assert_int_equal(store_user_admin(t->store, STORE_ADMIN__MAX,
+	    "stays@example.com", NOW + 2, &r), AUTH_EINTERNAL);
+	assert_counts(counts(t), 1, 1, 1);
+}
+
+/* The list: LIKE pattern, order by email, limit and offset. */
+static void test_admin_users(void **state)
+{
+	struct st *t = *state;
+	struct ids a;
+	struct store_user rows[4];
+	size_t n = 9;
+
+	do_register(t, "b@example.com", &a);
+	do_register(t, "a@example.com", &a);
+	do_register(t, "c@example.org", &a);
+	do_register(t, "a_b@example.com", &a);
+
+	assert_int_equal(store_users(t->store, "%", NOW, 10, 0, rows, 4, &n),
+	    AUTH_OK);
+	assert_int_equal(n, 4);
+	assert_string_equal(rows[0].email, "a@example.com");
+	assert_string_equal(rows[1].email, "a_b@example.com");
+	assert_string_equal(rows[3].email, "c@example.org");
+	assert_int_equal(rows[0].created_at, NOW);
+	assert_int_equal(rows[0].sessions, 1);
+	assert_int_equal(rows[0].disabled, 0);
+	/* Past the tokens' expiry nothing is live. */
+	assert_int_equal(store_users(t->store, "%", NOW + 3600, 10, 0, rows, 4,
+	    &n), AUTH_OK);
+	assert_int_equal(rows[0].sessions, 0);
+	assert_int_equal(store_users(t->store, "%.com", NOW, 2, 1, rows, 4, &n),
+	    AUTH_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].email, "a_b@example.com");
+	assert_string_equal(rows[1].email, "b@example.com");
+	/* An escaped '_' is itself only. */
+	assert_int_equal(store_users(t->store, "a\\_%", NOW, 10, 0, rows, 4,
+	    &n), AUTH_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].email, "a_b@example.com");
+	assert_int_equal(store_users(t->store, "%", NOW, 10, 4, rows, 4, &n),
+	    AUTH_OK);
+	assert_int_equal(n, 0);
+}
+
 static void test_open_without_schema(void **state)
 {
 	struct st *t = *state;
@@ -378,10 +545,11 @@ static void test_login(void **state)
 	assert_string_equal(buf, sql);
 	assert_int_equal(token_col(t, b.jti, "expires_at"), NOW + 10 + 3600);
 
-	/* Login for a user that does not exist is refused, nothing written. */
+	/* Login for a user that does not exist (deleted meanwhile) is refused,
+	 * nothing written. */
 	new_ids(&b);
 	g = grant(&b, b.jti, NOW, NOW + 3600);
-	assert_int_equal(store_login(t->store, &g), AUTH_EINTERNAL);
+	assert_int_equal(store_login(t->store, &g), AUTH_ENOTFOUND);
 	assert_counts(counts(t), 1, 2, 2);
 }
 
@@ -1293,7 +1461,7 @@ static void test_throttle_reset_on_login(void **state)
 	g = grant(&ghost, ghost.jti, NOW + 3, NOW + 3600);
 	g.email = "reset@example.com";
 	g.refund_ip = "192.0.2.50";
-	assert_int_equal(store_login(t->store, &g), AUTH_EINTERNAL);
+	assert_int_equal(store_login(t->store, &g), AUTH_ENOTFOUND);
 	assert_int_equal(attempts(t, "email:reset@example.com", "failures"), 3);
 	assert_int_equal(attempts(t, "ip:192.0.2.50", "failures"), 3);
 
@@ -1513,6 +1681,9 @@ int main(void)
 		T(test_rotate_batch),
 		T(test_rotate_batch_partial),
 		T(test_rotate_batch_unavailable),
+		T(test_admin_disable_enable),
+		T(test_admin_revoke_delete),
+		T(test_admin_users),
 		cmocka_unit_test(test_close_null),
 	};
 #undef T
