@@ -205,7 +205,7 @@ INST_DIRS    = $(LIBEXECDIR) $(SBINDIR) $(SHAREDIR) \
                $(sort $(patsubst %/,%,$(dir $(SCHEMA_FILES:%=$(SHAREDIR)/%)))) \
                $(UNITDIR) $(SYSUSERSDIR)
 INST_FILES   = $(addprefix $(LIBEXECDIR)/,$(notdir $(BINS)) lib.sh) \
-               $(SCRIPTS:%=$(SBINDIR)/auth-svc-%) \
+               $(SCRIPTS:%=$(SBINDIR)/auth-svc-%) $(SBINDIR)/auth-svc-authctl \
                $(addprefix $(SHAREDIR)/,$(notdir $(SHARE_FILES)) $(SCHEMA_FILES)) \
                $(addprefix $(UNITDIR)/,$(notdir $(UNITS))) \
                $(SYSUSERSDIR)/auth-svc.conf
@@ -221,6 +221,7 @@ install: all
 		sort -u > "$$list.tmp"; mv "$$list.tmp" "$$list"; chmod 0644 "$$list"
 	install -m 0755 $(BINS) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 scripts/lib.sh $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(TOOLS) $(DESTDIR)$(SBINDIR)/auth-svc-authctl
 	@set -e; for s in $(SCRIPTS); do \
 		echo "install -m 0755 scripts/$$s.sh $(DESTDIR)$(SBINDIR)/auth-svc-$$s"; \
 		install -m 0755 scripts/$$s.sh $(DESTDIR)$(SBINDIR)/auth-svc-$$s; \

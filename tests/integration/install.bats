@@ -169,6 +169,9 @@ teardown_file() {
 	db_is_pg && schema=$schema/postgresql
 	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = \
 		"$(find "$schema" -maxdepth 1 -name '[0-9]*.sql' | wc -l)" ]
+	# The operator's command, installed as auth-svc-authctl, on that database.
+	installed "$p/sbin/auth-svc-authctl" --json show install@example.com > "$WORK/show.json"
+	[ "$(jq -r .email "$WORK/show.json")" = install@example.com ]
 
 	installed "$p/sbin/auth-svc-stop"
 	! kill -0 "$sup" 2>/dev/null
