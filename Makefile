@@ -178,7 +178,7 @@ install: all
 	install -m 0644 schema/*.sql $(DESTDIR)$(PREFIX)/share/auth-svc/schema/
 	install -m 0644 schema/postgresql/*.sql $(DESTDIR)$(PREFIX)/share/auth-svc/schema/postgresql/
 	install -m 0755 scripts/*.sh $(DESTDIR)$(PREFIX)/share/auth-svc/
-	install -m 0644 lighttpd.conf $(DESTDIR)$(PREFIX)/share/auth-svc/
+	install -m 0644 lighttpd.conf nginx.conf $(DESTDIR)$(PREFIX)/share/auth-svc/
 
 clean:
 	rm -rf build coverage
