@@ -247,7 +247,9 @@ for _ in $(seq 1 400); do
 		# opening its log; whichever file changed last.
 		said=$RUN_DIR/$FRONT.log
 		[ "$RUN_DIR/$FRONT.stderr" -nt "$said" ] && said=$RUN_DIR/$FRONT.stderr
-		die "$FRONT exited: $(tail -n 1 "$said" 2>/dev/null)"
+		# (nginx ends a failed bind with "still could not bind()": the
+		# line before it says why.)
+		die "$FRONT exited: $(grep -v 'still could not bind()' "$said" 2>/dev/null | tail -n 1)"
 	fi
 	sleep 0.05
 done
