@@ -129,3 +129,58 @@ status_of() {
 	run grep -n '@[A-Z_]*@' "$RUN_DIR/nginx.conf"
 	[ "$status" -eq 1 ]
 }
+
+# echo_on SOCKET: fcgi_echo.py answering on SOCKET (in RUN_DIR) for the
+# programs other branches build (verify, discovery); stopped by pid.
+echo_on() {
+	"$BATS_TEST_DIRNAME/fcgi_echo.py" "$1" &
+	echo_pids="${echo_pids:-} $!"
+	for _ in $(seq 1 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+
+teardown() {
+	local p
+	for p in ${echo_pids:-}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || :; done
+	echo_pids=""
+}
+
+@test "behind nginx: /auth/verify gets any method and URI, the headers, and never a body" {
+	use N
+	echo_on "$RUN_DIR/verify.sock"
+	for m in GET POST PUT DELETE PROPFIND; do
+		# (A GET with a body is a 400 before any route, on both fronts.)
+		data='{"a":1}'
+		[ "$m" = GET ] && data=''
+		api "$m" '/auth/verify?next=%2Fapp%2Fx' "$data" -H 'Authorization: Bearer tok.en.x' \
+			-H 'X-Original-URI: /app/x'
+		echo "$m: $status_code $body"
+		[ "$status_code" = 200 ]
+		[ "$(jq -r .params.REQUEST_METHOD <<<"$body")" = "$m" ]
+		[ "$(jq -r .params.REQUEST_URI <<<"$body")" = '/auth/verify?next=%2Fapp%2Fx' ]
+		[ "$(jq -r .params.HTTP_AUTHORIZATION <<<"$body")" = 'Bearer tok.en.x' ]
+		[ "$(jq -r .params.HTTP_X_ORIGINAL_URI <<<"$body")" = /app/x ]
+		[ "$(jq -r .params.REMOTE_ADDR <<<"$body")" = 127.0.0.1 ]
+		# No body, and nothing claiming one.
+		[ "$(jq -r .stdin <<<"$body")" = 0 ]
+		[ "$(jq -r '.params.CONTENT_LENGTH // ""' <<<"$body")" = "" ]
+		[ "$(jq -r '.params.CONTENT_TYPE // ""' <<<"$body")" = "" ]
+	done
+	# A client's Proxy header never becomes HTTP_PROXY (httpoxy).
+	api GET /auth/verify "" -H 'Proxy: http://evil.example'
+	[ "$(jq -r '.params.HTTP_PROXY // ""' <<<"$body")" = "" ]
+}
+
+@test "behind nginx: the discovery documents go to discovery.sock" {
+	use N
+	echo_on "$RUN_DIR/discovery.sock"
+	for p in /.well-known/openid-configuration /.well-known/oauth-authorization-server; do
+		api GET "$p"
+		echo "$p: $status_code $body"
+		[ "$status_code" = 200 ]
+		[ "$(jq -r .params.REQUEST_URI <<<"$body")" = "$p" ]
+		[ "$(jq -r .params.SERVER_PORT <<<"$body")" = "$PORT" ]
+	done
+	api GET /.well-known/openid-configuration/x
+	[ "$status_code" = 404 ]
+}
