@@ -193,13 +193,15 @@ cleanup() {
 # its socket, then the front. A line: name, socket, log, the signal that
 # makes it reopen its log after a rotation, argv (tabs). The front opens
 # and reopens its log itself, lighttpd.log on SIGHUP, nginx.log on
-# SIGUSR1; its stderr only ever gets what it says before that log is open
-# (a bad setting, a port taken), in a file of its own that no rotation
-# renames away from under it.
+# SIGUSR1. lighttpd's stderr only ever gets what it says before that log
+# is open (a bad setting, a port taken), in a file of its own that no
+# rotation renames away from under it. nginx makes its stderr its log
+# (again after each reopen): its stderr is nginx.log from the start, and
+# reopen-logs.sh sees when it has reopened.
 if [ "$FRONT" = nginx ]; then
 	render_nginx
 	front_line=$(printf 'front\t-\t%s\tUSR1\t%s\t-p\t%s\t-e\t%s\t-c\t%s' \
-		"$RUN_DIR/nginx.stderr" "$front_bin" "$RUN_DIR/" \
+		"$RUN_DIR/nginx.log" "$front_bin" "$RUN_DIR/" \
 		"$RUN_DIR/nginx.log" "$RUN_DIR/nginx.conf")
 else
 	front_line=$(printf 'front\t-\t%s\tHUP\t%s\t-D\t-f\t%s' \
