@@ -64,6 +64,10 @@ lighttpd|nginx) ;;
 esac
 front_bin=$(command -v "$FRONT" || command -v "/usr/sbin/$FRONT") ||
 	die "$FRONT is not installed (scripts/deps.sh installs it)"
+# nginx.conf holds RUN_DIR unquoted (render_nginx checks the full path).
+nginx_dir_ok='^[A-Za-z0-9._/+@,=-]+$'
+[ "$FRONT" != nginx ] || [[ $RUN_DIR =~ $nginx_dir_ok ]] ||
+	die "FRONT=nginx: RUN_DIR must be a path of letters, digits and ._/+@,=- (got '$RUN_DIR')"
 
 # Workers of endpoint EP: lib.sh children_of; a value that is set is checked.
 for ep in $ENDPOINTS; do
@@ -163,7 +167,7 @@ done
 # hold no character nginx reads as syntax (or as a variable).
 render_nginx() {
 	local listen=$HOST:$PORT user="" modules
-	[[ $RUN_DIR =~ ^/[A-Za-z0-9._/+@,=-]+$ ]] ||
+	[[ $RUN_DIR =~ $nginx_dir_ok ]] ||
 		die "FRONT=nginx: RUN_DIR must be a path of letters, digits and ._/+@,=- (got '$RUN_DIR')"
 	[[ $HOST == *:* ]] && listen="[$HOST]:$PORT"
 	# A root master would run its workers as nobody, who cannot reach the

@@ -44,6 +44,25 @@ fresh_env() {
 	done
 }
 
+@test "start refuses a FRONT other than lighttpd or nginx, and a RUN_DIR nginx.conf cannot hold" {
+	fresh_env
+	for v in apache '' ' nginx' nginx2 NGINX; do
+		[ -z "$v" ] && continue
+		run env FRONT="$v" bash -c "cd '$WORK' && '$ROOT/scripts/start.sh' --background"
+		echo "FRONT='$v': $status $output"
+		[ "$status" -ne 0 ]
+		[ "$output" = "start.sh: FRONT must be lighttpd or nginx (got '$v')" ]
+		[ ! -e "$RUN_DIR/supervise.pid" ]
+	done
+	for d in "$WORK/run dir" "$WORK/run;x" "$WORK/run\$x" "$WORK/run{x}"; do
+		run env FRONT=nginx RUN_DIR="$d" bash -c "cd '$WORK' && '$ROOT/scripts/start.sh' --background"
+		echo "RUN_DIR='$d': $status $output"
+		[ "$status" -ne 0 ]
+		[[ ${lines[-1]} == "start.sh: FRONT=nginx: RUN_DIR must be a path of letters, digits and ._/+@,=- (got '"* ]]
+		[ ! -e "$d" ]
+	done
+}
+
 @test "every path outside the contract is a JSON 404, whatever the method" {
 	for p in / /index.html /status-404.html /www/status-404.html \
 		/errors/status-404.html /errors/ /lighttpd.log /nginx.log /nginx.conf \
