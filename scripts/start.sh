@@ -182,6 +182,7 @@ render_nginx() {
 	[[ $modules =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "FRONT=nginx: nginx's modules path '$modules' is not a plain path"
 	[ -e "$modules/ngx_http_headers_more_filter_module.so" ] ||
 		die "FRONT=nginx needs $modules/ngx_http_headers_more_filter_module.so (libnginx-mod-http-headers-more-filter; scripts/deps.sh)"
+	mkdir -p "$RUN_DIR/nginx"
 	sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@LISTEN@|$listen|g" \
 		-e "s|@READ_TIMEOUT@|$READ_TIMEOUT|g" -e "s|@MODULES@|$modules|g" \
 		-e "s|@USER@|$user|g" "$root/nginx.conf" > "$RUN_DIR/nginx.conf.new"

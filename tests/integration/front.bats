@@ -66,7 +66,7 @@ fresh_env() {
 @test "every path outside the contract is a JSON 404, whatever the method" {
 	for p in / /index.html /status-404.html /www/status-404.html \
 		/errors/status-404.html /errors/ /lighttpd.log /nginx.log /nginx.conf \
-		/nginx-body/ /supervise.tab /auth.log /../etc/passwd \
+		/nginx/ /nginx/nginx.pid /supervise.tab /auth.log /../etc/passwd \
 		/auth /auth/ /auth/login/x /auth/sessions/ /.well-known/ /.well-known/jwks.json/x; do
 		for m in GET HEAD POST PUT DELETE OPTIONS PATCH; do
 			case $m in POST|PUT|PATCH) data='{}' ;; *) data='' ;; esac

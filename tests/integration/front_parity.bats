@@ -116,11 +116,12 @@ status_of() {
 	use N
 	pid=$(cat "$RUN_DIR/front.pid")
 	[ "$(stat -c %u "/proc/$pid")" = "$(id -u)" ]
-	# One process: nothing of it outlives the supervisor's child.
+	# One process: nothing of it could outlive the supervisor's child.
 	[ -z "$(cat "/proc/$pid/task/$pid/children")" ]
 	[ -z "$(find "$RUN_DIR" -perm /077)" ]
 	[ -z "$(find "$RUN_DIR" -perm /002)" ]
-	grep -q "^pid $RUN_DIR/nginx.pid;" "$RUN_DIR/nginx.conf"
+	grep -q "^pid $RUN_DIR/nginx/nginx.pid;" "$RUN_DIR/nginx.conf"
+	[ "$(cat "$RUN_DIR/nginx/nginx.pid")" = "$pid" ]
 	# No path of it outside RUN_DIR (nor any left to nginx's defaults).
 	run grep -E '^\s*(pid|error_log|[a-z_]*_temp_path|root|fastcgi_pass)\s' "$RUN_DIR/nginx.conf"
 	echo "$output"
