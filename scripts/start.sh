@@ -254,9 +254,15 @@ for _ in $(seq 1 400); do
 		# opening its log; whichever file changed last.
 		said=$RUN_DIR/$FRONT.log
 		[ "$RUN_DIR/$FRONT.stderr" -nt "$said" ] && said=$RUN_DIR/$FRONT.stderr
-		# (nginx ends a failed bind with "still could not bind()": the
-		# line before it says why.)
-		die "$FRONT exited: $(grep -v 'still could not bind()' "$said" 2>/dev/null | tail -n 1)"
+		last=$(tail -n 1 "$said" 2>/dev/null)
+		# nginx's reason is its last [emerg] line but its closing "still
+		# could not bind()" (after notices of its retries).
+		if [ "$FRONT" = nginx ]; then
+			why=$(grep -E '\[(emerg|alert|crit)\]' "$said" 2>/dev/null |
+				grep -v 'still could not bind()' | tail -n 1)
+			[ -z "$why" ] || last=$why
+		fi
+		die "$FRONT exited: $last"
 	fi
 	sleep 0.05
 done
