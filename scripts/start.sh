@@ -170,8 +170,9 @@ render_nginx() {
 	[[ $RUN_DIR =~ $nginx_dir_ok ]] ||
 		die "FRONT=nginx: RUN_DIR must be a path of letters, digits and ._/+@,=- (got '$RUN_DIR')"
 	[[ $HOST == *:* ]] && listen="[$HOST]:$PORT"
-	# A root master would run its workers as nobody, who cannot reach the
-	# sockets (RUN_DIR is 0700): they run as the user running this.
+	# nginx runs as one process (nginx.conf); should its master_process
+	# be turned on, a root master would run its workers as nobody, who
+	# cannot reach the sockets (RUN_DIR is 0700): they run as this user.
 	if [ "$(id -u)" -eq 0 ]; then
 		user="user $(id -un) $(id -gn);"
 		[[ $user =~ ^user\ [A-Za-z0-9_.-]+\ [A-Za-z0-9_.-]+\;$ ]] ||
