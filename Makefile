@@ -198,7 +198,7 @@ UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 SCRIPTS     := migrate gen-keys rotate-keys purge reopen-logs sqlite-to-pg start stop
 # Installed flat in SHAREDIR; add a file here and it is installed.
-SHARE_FILES := lighttpd.conf .env.example docs/logrotate.conf systemd/auth-svc.env
+SHARE_FILES := lighttpd.conf nginx.conf .env.example docs/logrotate.conf systemd/auth-svc.env
 SCHEMA_FILES := $(sort $(shell find schema -name '*.sql'))
 UNITS       := $(wildcard systemd/*.socket systemd/*.service systemd/*.target)
 INST_DIRS    = $(LIBEXECDIR) $(SBINDIR) $(SHAREDIR) \

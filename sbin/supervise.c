@@ -11,7 +11,7 @@
  * appends its log to ("-": the supervisor's own stderr, e.g. the
  * journal), named to it in AUTH_LOG_FILE; reopen is the signal that
  * makes the process reopen its logs after a rotation: USR1 (our
- * endpoints, common/log.c), HUP (lighttpd) or "-". Because the
+ * endpoints, common/log.c; nginx), HUP (lighttpd) or "-". Because the
  * supervisor keeps the listening socket, a restart loses no connection:
  * while a master is down, the front's connections wait in the socket's
  * backlog instead of failing.
@@ -196,10 +196,12 @@ static void sup_exec(struct sup *s, struct proc *p, pid_t parent)
 	sigset_t mask = s->orig;
 	int fd;
 
-	/* A program that reopens on SIGUSR1 starts with it blocked (kept
-	 * across exec) until it takes it: one that arrives while the
-	 * program loads waits instead of killing it. */
-	if (p->reopen_sig == SIGUSR1)
+	/* An endpoint (a process with a socket) that reopens on SIGUSR1
+	 * starts with it blocked (kept across exec) until it takes it: one
+	 * that arrives while the program loads waits instead of killing it.
+	 * Not a front: nginx never unblocks what it inherits, and would
+	 * never see its SIGUSR1. */
+	if (p->reopen_sig == SIGUSR1 && p->sock[0] != '\0')
 		sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)

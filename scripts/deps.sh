@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
           libpq-dev postgresql postgresql-client
           libssl-dev libcrypt-dev libcmocka-dev sqlite3 openssl lighttpd
+          nginx libnginx-mod-http-headers-more-filter
           bats curl jq lcov xxd python3-prometheus-client logrotate
           python3-jsonschema python3-yaml python3-jwt
           clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck

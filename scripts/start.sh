@@ -9,8 +9,10 @@
 #   5. the supervisor (sbin/supervise) binds each endpoint's unix socket in
 #      RUN_DIR and starts its master, which keeps its workers on it
 #      (FCGI_CHILDREN_<ENDPOINT>, else FCGI_CHILDREN, else sized from the
-#      machine's cores: lib.sh children_of), and starts lighttpd on
-#      HOST:PORT; it starts again any of them that dies
+#      machine's cores: lib.sh children_of), and starts the front on
+#      HOST:PORT: FRONT=lighttpd (lighttpd.conf, the default) or
+#      FRONT=nginx (nginx.conf, rendered into RUN_DIR: docs/nginx.md);
+#      it starts again any of them that dies
 # In the foreground (make run) Ctrl-C stops everything; with --background it
 # returns once /healthz answers and scripts/stop.sh stops it. The supervisor
 # is recorded in RUN_DIR/supervise.pid with its start time, each process
@@ -47,6 +49,7 @@ RUN_DIR=${RUN_DIR:-./run}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
 READ_TIMEOUT=${READ_TIMEOUT:-10}
+FRONT=${FRONT:-lighttpd}
 ENDPOINTS=${ENDPOINTS:-"register login refresh me verify logout logout_all sessions jwks discovery healthz readyz metrics"}
 
 # int_between NAME LOW HIGH: die with one line unless $NAME is an integer
@@ -58,9 +61,19 @@ int_between() {
 	fi
 }
 int_between PORT 1 65535
-# Seconds lighttpd waits on a silent client (lighttpd.conf).
+# Seconds the front waits on a silent client (lighttpd.conf, nginx.conf).
 int_between READ_TIMEOUT 1 300
 [[ $HOST =~ ^[0-9A-Za-z.:-]+$ ]] || die "HOST must be an address (got '$HOST')"
+case $FRONT in
+lighttpd|nginx) ;;
+*) die "FRONT must be lighttpd or nginx (got '$FRONT')" ;;
+esac
+front_bin=$(command -v "$FRONT" || command -v "/usr/sbin/$FRONT") ||
+	die "$FRONT is not installed (scripts/deps.sh installs it)"
+# nginx.conf holds RUN_DIR unquoted (render_nginx checks the full path).
+nginx_dir_ok='^[A-Za-z0-9._/+@,=-]+$'
+[ "$FRONT" != nginx ] || [[ $RUN_DIR =~ $nginx_dir_ok ]] ||
+	die "FRONT=nginx: RUN_DIR must be a path of letters, digits and ._/+@,=- (got '$RUN_DIR')"
 
 # Workers of endpoint EP: lib.sh children_of; a value that is set is checked.
 for ep in $ENDPOINTS; do
@@ -102,7 +115,7 @@ log_tab=$LOG_FILE
 # The supervisor's own, set below when there is a file to reopen; never
 # one left in the caller's environment.
 unset AUTH_LOG_FILE
-for f in "$RUN_DIR/auth.log" "$RUN_DIR/lighttpd.log" "$RUN_DIR/lighttpd.stderr" "$LOG_FILE"; do
+for f in "$RUN_DIR/auth.log" "$RUN_DIR"/{lighttpd,nginx}.{log,stderr} "$LOG_FILE"; do
 	# Only our own regular files (LOG_FILE may be /dev/stderr).
 	if [ -f "$f" ] && [ -O "$f" ]; then chmod 0600 "$f"; fi
 done
@@ -117,7 +130,7 @@ if sup=$(pidfile_live "$RUN_DIR/supervise.pid" supervise); then
 fi
 rm -f "$RUN_DIR"/*.pid "$RUN_DIR"/*.sock "$RUN_DIR/supervise.tab"
 # Something already answering on the port would pass the readiness check
-# below in our lighttpd's place.
+# below in our front's place.
 port_answers "$HOST" "$PORT" &&
 	die "$HOST:$PORT is in use by another server"
 
@@ -142,8 +155,9 @@ for ep in $ENDPOINTS; do
 	"$BIN_DIR/$ep" --check-config || exit 2
 done
 
-# lighttpd's own error answers, as JSON like every other error; they are
-# not under the document root (lighttpd.conf), so never served as files.
+# The front's own error answers, as JSON like every other error; they are
+# not under the document root (lighttpd.conf; nginx.conf serves them only
+# as error pages), so never served as files.
 for s in 400:bad\ request 403:forbidden 404:not\ found \
 	405:method\ not\ allowed 408:request\ timeout 411:length\ required \
 	413:request\ body\ too\ large 414:uri\ too\ long 417:expectation\ failed \
@@ -153,6 +167,35 @@ for s in 400:bad\ request 403:forbidden 404:not\ found \
 	printf '{"detail":"%s"}\n' "${s#*:}" > "$RUN_DIR/errors/status-${s%%:*}.html"
 done
 
+# render_nginx: nginx.conf (the template beside lighttpd.conf) into
+# RUN_DIR/nginx.conf, with this stack's paths, address and timeout; nginx
+# reads no environment. RUN_DIR goes into the file unquoted, so it may
+# hold no character nginx reads as syntax (or as a variable).
+render_nginx() {
+	local listen=$HOST:$PORT user="" modules
+	[[ $RUN_DIR =~ $nginx_dir_ok ]] ||
+		die "FRONT=nginx: RUN_DIR must be a path of letters, digits and ._/+@,=- (got '$RUN_DIR')"
+	[[ $HOST == *:* ]] && listen="[$HOST]:$PORT"
+	# nginx runs as one process (nginx.conf); should its master_process
+	# be turned on, a root master would run its workers as nobody, who
+	# cannot reach the sockets (RUN_DIR is 0700): they run as this user.
+	if [ "$(id -u)" -eq 0 ]; then
+		user="user $(id -un) $(id -gn);"
+		[[ $user =~ ^user\ [A-Za-z0-9_.-]+\ [A-Za-z0-9_.-]+\;$ ]] ||
+			die "FRONT=nginx: the user or group name of uid 0 is not one nginx.conf can hold"
+	fi
+	modules=$("$front_bin" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
+	modules=${modules:-/usr/lib/nginx/modules}
+	[[ $modules =~ ^/[A-Za-z0-9._/+-]+$ ]] || die "FRONT=nginx: nginx's modules path '$modules' is not a plain path"
+	[ -e "$modules/ngx_http_headers_more_filter_module.so" ] ||
+		die "FRONT=nginx needs $modules/ngx_http_headers_more_filter_module.so (libnginx-mod-http-headers-more-filter; scripts/deps.sh)"
+	mkdir -p "$RUN_DIR/nginx"
+	sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@LISTEN@|$listen|g" \
+		-e "s|@READ_TIMEOUT@|$READ_TIMEOUT|g" -e "s|@MODULES@|$modules|g" \
+		-e "s|@USER@|$user|g" "$AUTH_SHARE/nginx.conf" > "$RUN_DIR/nginx.conf.new"
+	mv -f "$RUN_DIR/nginx.conf.new" "$RUN_DIR/nginx.conf"
+}
+
 cleanup() {
 	trap - INT TERM EXIT
 	"$(auth_script stop)"
@@ -160,10 +203,22 @@ cleanup() {
 
 # What the supervisor runs (sbin/supervise.c): each endpoint's master on
 # its socket, then the front. A line: name, socket, log, the signal that
-# makes it reopen its log after a rotation, argv (tabs). lighttpd opens
-# and reopens (SIGHUP) lighttpd.log itself; its stderr only ever gets
-# what it says before that log is open (a bad setting, a port taken), in
-# a file of its own that no rotation renames away from under it.
+# makes it reopen its log after a rotation, argv (tabs). The front opens
+# and reopens its log itself, lighttpd.log on SIGHUP, nginx.log on
+# SIGUSR1. lighttpd's stderr only ever gets what it says before that log
+# is open (a bad setting, a port taken), in a file of its own that no
+# rotation renames away from under it. nginx makes its stderr its log
+# (again after each reopen): its stderr is nginx.log from the start, and
+# reopen-logs.sh sees when it has reopened.
+if [ "$FRONT" = nginx ]; then
+	render_nginx
+	front_line=$(printf 'front\t-\t%s\tUSR1\t%s\t-p\t%s\t-e\t%s\t-c\t%s' \
+		"$RUN_DIR/nginx.log" "$front_bin" "$RUN_DIR/" \
+		"$RUN_DIR/nginx.log" "$RUN_DIR/nginx.conf")
+else
+	front_line=$(printf 'front\t-\t%s\tHUP\t%s\t-D\t-f\t%s' \
+		"$RUN_DIR/lighttpd.stderr" "$front_bin" "$AUTH_SHARE/lighttpd.conf")
+fi
 env_bin=$(command -v env)
 {
 	for ep in $ENDPOINTS; do
@@ -171,8 +226,8 @@ env_bin=$(command -v env)
 			"$log_tab" "$env_bin" "FCGI_CHILDREN=$(children_of "$ep" "$ENDPOINTS")" \
 			"$BIN_DIR/$ep"
 	done
-	printf 'front\t-\t%s\tHUP\t%s\t-D\t-f\t%s\n' "$RUN_DIR/lighttpd.stderr" \
-		"$(command -v lighttpd)" "$AUTH_SHARE/lighttpd.conf"
+	printf '%s
+' "$front_line"
 } > "$RUN_DIR/supervise.tab"
 
 # Its own session: Ctrl-C in a terminal reaches this script, which stops
@@ -186,7 +241,7 @@ else
 fi
 sup=$!
 
-# Ready when /healthz answers: lighttpd binds within milliseconds, a worker
+# Ready when /healthz answers: the front binds within milliseconds, a worker
 # under a sanitizer on a busy machine can take seconds to its first answer.
 # A front that dies at start (its port taken meanwhile, a bad setting)
 # would only be restarted and die again: that stops the start here.
@@ -205,15 +260,23 @@ for _ in $(seq 1 400); do
 		cleanup
 		# Its last word: in its log, or on stderr when it died before
 		# opening its log; whichever file changed last.
-		said=$RUN_DIR/lighttpd.log
-		[ "$RUN_DIR/lighttpd.stderr" -nt "$said" ] && said=$RUN_DIR/lighttpd.stderr
-		die "lighttpd exited: $(tail -n 1 "$said" 2>/dev/null)"
+		said=$RUN_DIR/$FRONT.log
+		[ "$RUN_DIR/$FRONT.stderr" -nt "$said" ] && said=$RUN_DIR/$FRONT.stderr
+		last=$(tail -n 1 "$said" 2>/dev/null)
+		# nginx's reason is its last [emerg] line but its closing "still
+		# could not bind()" (after notices of its retries).
+		if [ "$FRONT" = nginx ]; then
+			why=$(grep -E '\[(emerg|alert|crit)\]' "$said" 2>/dev/null |
+				grep -v 'still could not bind()' | tail -n 1)
+			[ -z "$why" ] || last=$why
+		fi
+		die "$FRONT exited: $last"
 	fi
 	sleep 0.05
 done
 if [ $ready -ne 1 ]; then
 	cleanup
-	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/lighttpd.log, $RUN_DIR/lighttpd.stderr and $LOG_FILE)"
+	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/$FRONT.log, $RUN_DIR/$FRONT.stderr and $LOG_FILE)"
 fi
 counts=""
 for ep in $ENDPOINTS; do counts="$counts${counts:+, }$ep $(children_of "$ep" "$ENDPOINTS")"; done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# kill -9 of the whole node (supervisor, masters, workers, lighttpd, all at
+# kill -9 of the whole node (supervisor, masters, workers, the front, all at
 # once) while clients register and rotate, three times on one database,
 # starting again with start.sh each time: every acknowledged registration
 # logs in, and every acknowledged refresh token either still rotates or

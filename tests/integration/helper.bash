@@ -40,6 +40,8 @@ stack_env() {
 	export BCRYPT_COST=${BCRYPT_COST:-4}
 	export FCGI_CHILDREN=${FCGI_CHILDREN:-2}
 	export HOST=127.0.0.1
+	# AUTH_TEST_FRONT=nginx: every stack behind nginx (default lighttpd).
+	export FRONT=${AUTH_TEST_FRONT:-lighttpd}
 	export ENV_FILE=$dir/.env   # never the developer's own .env
 	PORT=$(free_port)
 	export PORT

@@ -102,7 +102,7 @@ fd2_of() { stat -L -c %d:%i "/proc/$1/fd/2"; }
 	sleep 1
 	for k in 1 2 3 4 5; do
 		mv "$RUN_DIR/auth.log" "$RUN_DIR/auth.log.$k"
-		mv "$RUN_DIR/lighttpd.log" "$RUN_DIR/lighttpd.log.$k"
+		mv "$RUN_DIR/$FRONT.log" "$RUN_DIR/$FRONT.log.$k"
 		# Returns once every process writes to the new file.
 		"$ROOT/scripts/reopen-logs.sh"
 		sleep 1
@@ -122,9 +122,15 @@ fd2_of() { stat -L -c %d:%i "/proc/$1/fd/2"; }
 	# (One process per line of the supervisor's table: the endpoints and the front.)
 	[ "$(jq -r 'select(.event == "log_reopened" and .endpoint == "supervise") | .processes' "$RUN_DIR/auth.log.2")" = "$(wc -l < "$RUN_DIR/supervise.tab")" ]
 	[ "$(jq -r 'select(.event == "log_reopened" and .endpoint == "me") | .workers' "$RUN_DIR/auth.log.3")" = 2 ]
-	# lighttpd reopened its own log each time (SIGHUP).
-	for k in 2 3 4 5; do grep -q 'logfiles cycled' "$RUN_DIR/lighttpd.log.$k"; done
-	grep -q 'logfiles cycled' "$RUN_DIR/lighttpd.log"
+	# The front reopened its own log each time: lighttpd (SIGHUP) says so
+	# in the new file, nginx (SIGUSR1) in the one it leaves.
+	if [ "$FRONT" = nginx ]; then
+		for k in 1 2 3 4 5; do grep -q 'reopening logs' "$RUN_DIR/nginx.log.$k"; done
+		[ -f "$RUN_DIR/nginx.log" ]
+	else
+		for k in 2 3 4 5; do grep -q 'logfiles cycled' "$RUN_DIR/lighttpd.log.$k"; done
+		grep -q 'logfiles cycled' "$RUN_DIR/lighttpd.log"
+	fi
 }
 
 @test "the shipped logrotate snippet rotates under load without a lost line" {
@@ -147,7 +153,7 @@ fd2_of() { stat -L -c %d:%i "/proc/$1/fd/2"; }
 	ls -la "$RUN_DIR"
 	# delaycompress: the newest rotated file stays plain, older ones gzip'd.
 	[ -f "$RUN_DIR/auth.log.1" ] && [ -f "$RUN_DIR/auth.log.2.gz" ] && [ -f "$RUN_DIR/auth.log.3.gz" ]
-	[ -f "$RUN_DIR/lighttpd.log.1" ]
+	[ -f "$RUN_DIR/$FRONT.log.1" ]
 	for f in 2 3; do gunzip "$RUN_DIR/auth.log.$f.gz"; done
 	check_once "$RUN_DIR"/auth.log.[1-3] "$RUN_DIR/auth.log"
 	[ "$(stat -c %a "$RUN_DIR/auth.log")" = 600 ]

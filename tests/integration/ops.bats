@@ -172,7 +172,7 @@ start_fails() {
 	[ "$status_code" = 200 ]
 }
 
-@test "start on a port a closed client connection still holds says why lighttpd stopped" {
+@test "start on a port a closed client connection still holds says why the front stopped" {
 	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >/dev/null
 	# curl closes first, so its end of the connection (local port P) stays
 	# in TIME_WAIT: nothing answers on P, yet no listener can bind it.
@@ -180,7 +180,7 @@ start_fails() {
 	curl -fsS -o /dev/null --local-port "$p" "$BASE/healthz"
 	start_second PORT="$p"
 	[ "$status" -ne 0 ]
-	[[ ${lines[-1]} == "start.sh: lighttpd exited: "*"Address already in use" ]]
+	[[ ${lines[-1]} == "start.sh: $FRONT exited: "*"Address already in use"* ]]
 	second_left_nothing
 }
 

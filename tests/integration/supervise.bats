@@ -84,7 +84,7 @@ metric() {
 	[ "$after" -gt "$before" ]
 }
 
-@test "kill -9 of the front: lighttpd is started again and serves" {
+@test "kill -9 of the front: it is started again and serves" {
 	stack_start
 	old=$(cat "$RUN_DIR/front.pid")
 	kill -KILL "$old"
