@@ -289,12 +289,18 @@ gateway() {
 	[ "$status_code" = 200 ]
 	api POST /auth/verify "" --data-binary @"$WORK/big"
 	[ "$status_code" = 401 ]
-	t0=$(date +%s%N)
-	api POST /auth/verify "" -m 3 -H "Content-Length: 100" -H "Authorization: Bearer $access"
-	[ "$status_code" = 200 ]
-	api POST /auth/verify "" -m 3 -H "Content-Length: 100000000"
-	[ "$status_code" = 401 ]
-	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]
+	# Behind lighttpd a length announced and never sent is answered at
+	# once. nginx awaits any announced body before it passes a request
+	# on, whatever the location says (docs/nginx.md); its auth_request
+	# sends none, and a client is dropped after READ_TIMEOUT as anywhere.
+	if [ "$FRONT" = lighttpd ]; then
+		t0=$(date +%s%N)
+		api POST /auth/verify "" -m 3 -H "Content-Length: 100" -H "Authorization: Bearer $access"
+		[ "$status_code" = 200 ]
+		api POST /auth/verify "" -m 3 -H "Content-Length: 100000000"
+		[ "$status_code" = 401 ]
+		[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]
+	fi
 	# Refused like /auth/me: bad signature, refresh token, revoked session.
 	sig=${access##*.}
 	api GET /auth/verify "" -H "Authorization: Bearer ${access%.*}.${sig:0:20}$([ "${sig:20:1}" = A ] && echo B || echo A)${sig:21}"
