@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include "rsakey.h"
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -256,14 +257,14 @@ static inline int fx_make_keys(const char *priv, const char *pub)
 	static EVP_PKEY *key;
 
 	if (key == NULL)
-		key = EVP_RSA_gen(2048);
+		key = ut_rsa_key(2048);
 	return key != NULL ? fx_write_keys(key, priv, pub) : -1;
 }
 
 /* A key pair different from fx_make_keys' one. */
 static inline int fx_make_other_keys(const char *priv, const char *pub)
 {
-	EVP_PKEY *k = EVP_RSA_gen(2048);
+	EVP_PKEY *k = ut_rsa_key(2048);
 	int rc = k != NULL ? fx_write_keys(k, priv, pub) : -1;
 
 	EVP_PKEY_free(k);
@@ -334,9 +335,18 @@ static inline int fx_run_child(const char *dir, const char *const *env,
 		if (clearenv() != 0)
 			_exit(121);
 		for (i = 0; env != NULL && env[i] != NULL; i++) {
+			/*
+			 * Kept here as well as in environ: the code under test
+			 * may drop a variable from environ (unsetenv), and its
+			 * string must not then read as a leak under valgrind.
+			 */
+			static char *kept[64];
 			char *kv = strdup(env[i]);
-			if (kv == NULL || putenv(kv) != 0)
+
+			if (i >= sizeof(kept) / sizeof(kept[0]) || kv == NULL ||
+			    putenv(kv) != 0)
 				_exit(122);
+			kept[i] = kv;
 		}
 		rc = fn(arg);
 		fflush(stdout);

@@ -5,6 +5,7 @@
  * private key, so that only the part under test is wrong.
  */
 #include "unit.h"
+#include "rsakey.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -145,9 +146,9 @@ static int group_setup(void **state)
 	for (i = 0; i < F__N; i++)
 		snprintf(fx.path[i], sizeof(fx.path[i]), "%s/%s", fx.dir,
 		    file_names[i]);
-	fx.a = EVP_RSA_gen(2048);
-	fx.b = EVP_RSA_gen(2048);
-	fx.c = EVP_RSA_gen(1024);
+	fx.a = ut_rsa_key(2048);
+	fx.b = ut_rsa_key(2048);
+	fx.c = ut_rsa_key(1024);
 	rfc = rfc7638_key();
 	if (fx.a == NULL || fx.b == NULL || fx.c == NULL || rfc == NULL ||
 	    write_pem(fx.path[F_A_PUB], fx.a, 0) != 0 ||
