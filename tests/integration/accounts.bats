@@ -314,7 +314,7 @@ PY
 	grep -q "https://app.example/verify?token=" "$f"
 	t1=$(token_of "$f")
 	# Resend: a new message, and the older link stops working.
-	api POST /auth/email/resend "" -H "Authorization: Bearer $access"
+	api POST /auth/email/resend "" -H "Authorization: Bearer $access" -d ""
 	[ "$status_code" = 202 ]
 	wait_mails ver@acc.example 2
 	t2=$(newest_token ver@acc.example)
@@ -326,10 +326,10 @@ PY
 	[ "$(jq -r .email_verified <<<"$body")" = true ]
 	verify_email "$t2"
 	[ "$status_code" = 400 ]
-	api POST /auth/email/resend "" -H "Authorization: Bearer $access"
+	api POST /auth/email/resend "" -H "Authorization: Bearer $access" -d ""
 	[ "$status_code" = 409 ]
 	[ "$body" = '{"detail":"email already verified"}' ]
-	api POST /auth/email/resend
+	api POST /auth/email/resend "" -d ""
 	[ "$status_code" = 401 ]
 	[ -n "$(header WWW-Authenticate)" ]
 	api POST /auth/email/verify '{"token":5}'
