@@ -224,9 +224,11 @@ static int mailer_round(const struct config *cfg, struct store *st,
 
 			rc = store_outbox_retry(st, m.id,
 			    (int64_t)time(NULL) + wait, why);
+			/* Not recorded: the lease still defers it. */
 			log_event(LOG_WARN, "mail_failed", LOG_INT("id", m.id),
 			    LOG_INT("attempts", m.attempts + 1),
-			    LOG_STR("reason", why), LOG_INT("retry_in", wait));
+			    LOG_STR("reason", why), LOG_INT("retry_in", wait),
+			    LOG_STR("recorded", rc == AUTH_OK ? "yes" : "no"));
 		}
 		explicit_bzero(m.message, m.len);
 	}
