@@ -422,3 +422,19 @@ SH
 	log_has '.event == "password_reset"'
 	log_has '.event == "password_changed"'
 }
+
+@test "purge.sh: expired one-time tokens go; the hourly account counters outlive LOGIN_WINDOW" {
+	register purge@acc.example password123
+	uid=$(jwt_part 1 "$access" | jq -r .sub)
+	now=$(date +%s)
+	db_query "INSERT INTO one_time_tokens(hash, user_id, kind, created_at, expires_at)
+		VALUES ('old', '$uid', 'reset', 1, 2), ('live', '$uid', 'reset', $now, $((now + 600)));
+		INSERT INTO login_attempts(key, failures, window_start) VALUES
+		('reset_ip:192.0.2.7', 5, $((now - 1000))), ('token_ip:192.0.2.7', 5, $((now - 1000))),
+		('reset_email:purge@acc.example', 3, $((now - 4000))), ('email:purge@acc.example', 3, $((now - 1000)))"
+	run bash -c "cd '$WORK' && '$ROOT/scripts/purge.sh' --grace 0"
+	[ "$status" -eq 0 ]
+	[[ $output == *"purge: 1 expired one-time tokens"* ]]
+	[ "$(db_query "SELECT hash FROM one_time_tokens WHERE hash IN ('old', 'live')")" = live ]
+	[ "$(db_query "SELECT key FROM login_attempts WHERE key LIKE '%192.0.2.7' OR key LIKE '%purge@acc.example' ORDER BY key")" = "$(printf 'reset_ip:192.0.2.7\ntoken_ip:192.0.2.7')" ]
+}
