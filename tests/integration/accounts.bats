@@ -434,7 +434,8 @@ SH
 		('reset_email:purge@acc.example', 3, $((now - 4000))), ('email:purge@acc.example', 3, $((now - 1000)))"
 	run bash -c "cd '$WORK' && '$ROOT/scripts/purge.sh' --grace 0"
 	[ "$status" -eq 0 ]
-	[[ $output == *"purge: 1 expired one-time tokens"* ]]
+	# At least this one (an earlier test of the file expired another).
+	[[ $output =~ purge:\ [1-9][0-9]*\ expired\ one-time\ tokens ]]
 	[ "$(db_query "SELECT hash FROM one_time_tokens WHERE hash IN ('old', 'live')")" = live ]
 	[ "$(db_query "SELECT key FROM login_attempts WHERE key LIKE '%192.0.2.7' OR key LIKE '%purge@acc.example' ORDER BY key")" = "$(printf 'reset_ip:192.0.2.7\ntoken_ip:192.0.2.7')" ]
 }
