@@ -11,10 +11,10 @@ DESTDIR  ?=
 COVERAGE_GATE ?= 80
 
 COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfile epoch \
-             db db_sqlite db_pg store batch tokens \
+             db db_sqlite db_pg store store_accounts batch tokens mail \
              metrics prefork \
              http app
-ENDPOINTS := register login refresh me verify logout logout_all sessions jwks \
+ENDPOINTS := register login refresh me verify logout logout_all sessions account jwks \
              discovery healthz readyz metrics
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
@@ -37,7 +37,8 @@ LDLIBS   := -lfcgi -ljson-c -lsqlite3 -lpq -lcrypto -lcrypt
 
 LIB      := $(BUILD)/libauthcommon.a
 LIB_OBJS := $(COMMON:%=$(BUILD)/common/%.o)
-BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(BUILD)/sbin/supervise
+BINS     := $(ENDPOINTS:%=$(BUILD)/cgi-bin/%) $(BUILD)/sbin/supervise \
+            $(BUILD)/sbin/mailer
 # The operator's command (sbin/authctl.c): built beside supervise, not an
 # endpoint (nothing of it goes to libexec).
 TOOLS    := $(BUILD)/sbin/authctl

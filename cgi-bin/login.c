@@ -4,6 +4,8 @@
  *       gives the client address back its attempt
  *   403 account disabled (authctl disable): only after the password was
  *       checked; the attempt stays counted, nothing is reset
+ *   403 email not verified: with REQUIRE_VERIFIED_EMAIL=1, likewise only
+ *       after the password check (a disabled account says disabled)
  *   401 invalid credentials: the same body and the same password work
  *       (a dummy hash stands in for an unknown email; every verification
  *       takes as long as one at the configured method and cost)
@@ -66,6 +68,21 @@ static void login(struct app *a, struct http_req *req)
 	    (password_hash(a->pw, cr.password, hash) != 0 ||
 	    store_set_password(a->store, user_id, hash) != AUTH_OK))
 		log_event(LOG_WARN, "rehash_failed", LOG_STR("user_id", user_id));
+	if (a->cfg.require_verified_email) {
+		struct store_account acc;
+
+		rc = store_account(a->store, user_id, &acc);
+		if (rc == AUTH_OK && !acc.email_verified && !acc.disabled) {
+			log_event(LOG_INFO, "login_unverified",
+			    LOG_STR("user_id", user_id), LOG_STR("client", cl.ip));
+			http_reply_error(req, AUTH_EFORBIDDEN, "email not verified");
+			goto out;
+		}
+		if (rc != AUTH_OK && rc != AUTH_ENOTFOUND) {
+			http_reply_error(req, rc, NULL);
+			goto out;
+		}
+	}
 	cl.email = cr.email;
 	cl.refund_ip = ip;
 	rc = tokens_login(&a->tokens, user_id, &cl, &pair);

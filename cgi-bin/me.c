@@ -1,6 +1,7 @@
 /*
  * GET /auth/me  Authorization: Bearer <access token>
- *   200 {"id","email"}
+ *   200 {"id","email","email_verified","mfa"} (mfa: false until a second
+ *       factor exists; email_verified false while migration 006 is pending)
  *   401 with WWW-Authenticate: no header, bad or expired token, a refresh
  *       token, a revoked session, or a user that no longer exists
  */
@@ -10,12 +11,23 @@ static void me(struct app *a, struct http_req *req)
 {
 	struct json_object *o;
 	struct jwt_claims claims;
+	struct store_account acc;
 	char email[VALID_EMAIL_MAX + 1];
+	enum auth_err rc;
 	const char *body;
 	size_t len = 0;
 
 	if (app_authenticate(a, req, &claims, email) != 0)
 		return;
+	rc = store_account(a->store, claims.sub, &acc);
+	if (rc == AUTH_ENOTFOUND) {
+		http_reply_error(req, AUTH_ETOKEN, NULL);   /* deleted just now */
+		return;
+	}
+	if (rc != AUTH_OK && rc != AUTH_EUNAVAIL) {
+		http_reply_error(req, rc, NULL);
+		return;
+	}
 	o = json_object_new_object();
 	if (o == NULL) {
 		http_reply_error(req, AUTH_EINTERNAL, NULL);
@@ -23,6 +35,9 @@ static void me(struct app *a, struct http_req *req)
 	}
 	json_object_object_add(o, "id", json_object_new_string(claims.sub));
 	json_object_object_add(o, "email", json_object_new_string(email));
+	json_object_object_add(o, "email_verified",
+	    json_object_new_boolean(rc == AUTH_OK && acc.email_verified));
+	json_object_object_add(o, "mfa", json_object_new_boolean(0));
 	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	http_reply_json(req, 200, HTTP_NO_STORE, body, len);

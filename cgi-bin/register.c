@@ -50,6 +50,12 @@ static void register_user(struct app *a, struct http_req *req)
 	metrics_count(a->metrics, METRICS_REGISTRATION);
 	log_event(LOG_INFO, "register", LOG_STR("user_id", pair.user_id),
 	    LOG_STR("session_id", pair.session_id), LOG_STR("client", cl.ip));
+	/* Mail configured: the address is to be proven. The account
+	 * stands either way; resend makes another message. */
+	if (a->cfg.verify_url[0] != '\0' &&
+	    app_queue_verify(a, pair.user_id, cr.email) != AUTH_OK)
+		log_event(LOG_WARN, "verify_queue_failed",
+		    LOG_STR("user_id", pair.user_id));
 	app_reply_pair(req, 201, &pair);
 out:
 	app_credentials_free(&cr);

@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdint.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "json.h"
+#include "mail.h"
 #include "log.h"
 #include "netaddr.h"
 #include "prefork.h"
@@ -148,6 +150,7 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep)
 	route.bearer = ep->bearer;
 	route.body = (ep->needs & APP_BODY) != 0 && !(ep->needs & APP_ANY);
 	route.any = (ep->needs & APP_ANY) != 0;
+	route.body_optional = (ep->needs & APP_BODY_OPTIONAL) != 0;
 	route.max_body = (size_t)a.cfg.max_body_bytes;
 	route.read_timeout = a.cfg.read_timeout;
 	route.log_requests = a.cfg.log_requests;
@@ -295,4 +298,60 @@ const char *app_client_key(const struct http_req *req, char *buf, size_t cap)
 	    netaddr_throttle_key(req->remote_addr, buf, cap) != 0)
 		return NULL;
 	return buf;
+}
+
+static const char account_reset_text[] =
+    "Someone asked to reset the password of this account.\n"
+    "To choose a new password, open this link (it works once, for %ld "
+    "minutes):\n\n%s\n\n"
+    "If it was not you, ignore this message: nothing has changed.\n";
+static const char account_verify_text[] =
+    "Please confirm that this address is yours by opening this link (it "
+    "works once, for %ld hours):\n\n%s\n\n"
+    "If you did not sign up, ignore this message.\n";
+
+int app_ott_message(const struct app *a, enum store_ott_kind kind,
+    const char *email, const char *token, int64_t now, char *msg)
+{
+	char link[MAIL_LINK_MAX], text[MAIL_LINK_MAX + 512];
+	int rc = -1, n;
+
+	if (kind == STORE_OTT_RESET)
+		n = mail_link(link, sizeof(link), a->cfg.reset_url, token) != 0 ? -1 :
+		    snprintf(text, sizeof(text), account_reset_text,
+		    a->cfg.reset_ttl / 60, link);
+	else
+		n = mail_link(link, sizeof(link), a->cfg.verify_url, token) != 0 ? -1 :
+		    snprintf(text, sizeof(text), account_verify_text,
+		    a->cfg.verify_ttl / 3600, link);
+	if (n > 0 && (size_t)n < sizeof(text) &&
+	    mail_compose(msg, MAIL_MESSAGE_MAX, a->cfg.mail_from, email,
+	    kind == STORE_OTT_RESET ? "Reset your password" :
+	    "Confirm your email address", text, now) > 0)
+		rc = 0;
+	OPENSSL_cleanse(link, sizeof(link));
+	OPENSSL_cleanse(text, sizeof(text));
+	return rc;
+}
+
+enum auth_err app_queue_verify(struct app *a, const char *user_id,
+    const char *email)
+{
+	char token[MAIL_TOKEN_LEN + 1], hash[MAIL_HASH_HEX];
+	char msg[MAIL_MESSAGE_MAX];
+	int64_t now = (int64_t)time(NULL);
+	enum auth_err rc = AUTH_EINTERNAL;
+
+	if (mail_token_new(token, hash) == 0 &&
+	    app_ott_message(a, STORE_OTT_VERIFY, email, token, now, msg) == 0) {
+		const struct store_ott t = { user_id, STORE_OTT_VERIFY, hash,
+		    now, now + a->cfg.verify_ttl, email, msg };
+
+		rc = store_ott_issue(a->store, &t);
+	}
+	OPENSSL_cleanse(token, sizeof(token));
+	OPENSSL_cleanse(msg, sizeof(msg));
+	if (rc == AUTH_OK)
+		log_event(LOG_INFO, "verify_queued", LOG_STR("user_id", user_id));
+	return rc;
 }

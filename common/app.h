@@ -28,6 +28,12 @@
  * answer comes from the handler: nothing is refused as 405/411/413.
  */
 #define APP_ANY      (1u << 7)
+/*
+ * With APP_BODY: a POST without Content-Length still reaches the handler
+ * (req->body NULL), for a program whose routes differ (account: resend
+ * takes no body); the routes that need one answer 411 themselves.
+ */
+#define APP_BODY_OPTIONAL (1u << 8)
 
 struct app {
 	struct config cfg;
@@ -112,5 +118,20 @@ struct tokens_client app_client(const struct http_req *req);
  * unknown.
  */
 const char *app_client_key(const struct http_req *req, char *buf, size_t cap);
+
+/*
+ * The message carrying one-time token of kind for email, its link from
+ * RESET_URL / VERIFY_URL, into msg (MAIL_MESSAGE_MAX bytes): 0, or -1.
+ */
+int app_ott_message(const struct app *a, enum store_ott_kind kind,
+    const char *email, const char *token, int64_t now, char *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * A new email verification token for user_id, its message queued in the
+ * same transaction (registration, POST /auth/email/resend).
+ */
+enum auth_err app_queue_verify(struct app *a, const char *user_id,
+    const char *email) __attribute__((warn_unused_result));
 
 #endif

@@ -72,6 +72,21 @@ static const struct config_def config_table[] = {
 	CFG_LONG("FCGI_CHILDREN", "2", 1, 64, fcgi_children),
 	CFG_STR("LOG_REQUESTS", "all", 1, 16, log_requests_name, 0),
 	CFG_STR("RUN_DIR", "./run", 1, CONFIG_PATH_MAX - 64, run_dir, 0),
+	CFG_LONG("RESET_TTL", "1800", 60, 86400, reset_ttl),
+	CFG_LONG("VERIFY_TTL", "86400", 60, 2592000, verify_ttl),
+	CFG_LONG("RESET_MAX", "3", 0, 1000000, reset_max),
+	CFG_LONG("RESET_ADDR_MAX", "20", 0, 1000000, reset_addr_max),
+	CFG_LONG("REQUIRE_VERIFIED_EMAIL", "0", 0, 1, require_verified_email),
+	CFG_STR("RESET_URL", "", 0, 1024, reset_url, 0),
+	CFG_STR("VERIFY_URL", "", 0, 1024, verify_url, 0),
+	CFG_STR("MAIL_FROM", "auth-svc <no-reply@localhost>", 3, 254, mail_from,
+	    0),
+	CFG_STR("MAIL_COMMAND", "", 0, 4096, mail_command, 0),
+	CFG_STR("MAIL_DIR", "", 0, CONFIG_PATH_MAX - 64, mail_dir, 0),
+	CFG_LONG("MAIL_TIMEOUT", "30", 1, 3600, mail_timeout),
+	CFG_LONG("MAIL_RETRY_BASE", "10", 1, 3600, mail_retry_base),
+	CFG_LONG("MAIL_RETRY_MAX", "3600", 1, 86400, mail_retry_max),
+	CFG_LONG("MAIL_POLL_MS", "1000", 50, 60000, mail_poll_ms),
 };
 
 int config_parse_long(const char *s, long min, long max, long *out)
@@ -299,6 +314,21 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "METRICS_ALLOW: %s", why);
 			return -1;
 		}
+	}
+	/* A link template must say where the token goes. */
+	if (cfg->reset_url[0] != '\0' && strstr(cfg->reset_url, "{token}") == NULL) {
+		snprintf(err, errlen, "RESET_URL must contain {token}");
+		return -1;
+	}
+	if (cfg->verify_url[0] != '\0' &&
+	    strstr(cfg->verify_url, "{token}") == NULL) {
+		snprintf(err, errlen, "VERIFY_URL must contain {token}");
+		return -1;
+	}
+	if (strchr(cfg->mail_from, '@') == NULL) {
+		snprintf(err, errlen, "MAIL_FROM must be an address, "
+		    "e.g. 'auth-svc <no-reply@example.com>'");
+		return -1;
 	}
 	return 0;
 }

@@ -64,6 +64,21 @@ struct config {
 	const char *log_requests_name;   /* "all", "errors" or "off" */
 	enum config_log_requests log_requests;  /* derived from it */
 	const char *run_dir;             /* sockets, pids, metrics segment */
+	/* Accounts (API.md Part 2): one-time tokens, throttles, mail. */
+	long reset_ttl;
+	long verify_ttl;
+	long reset_max;                  /* forgot: messages per email per hour */
+	long reset_addr_max;             /* forgot, reset, verify: per address */
+	long require_verified_email;     /* 1: login 403 until verified */
+	const char *reset_url;           /* link template with {token}; "" */
+	const char *verify_url;          /* "": no message at registration */
+	const char *mail_from;
+	const char *mail_command;        /* "": the .eml outbox in mail_dir */
+	const char *mail_dir;            /* "": RUN_DIR/mail */
+	long mail_timeout;               /* seconds one MAIL_COMMAND may run */
+	long mail_retry_base;            /* first retry after this, doubling */
+	long mail_retry_max;
+	long mail_poll_ms;               /* how often the mailer looks */
 };
 
 /*

@@ -24,6 +24,8 @@ enum auth_err {
 	AUTH_ETHROTTLED,  /* 429 */
 	AUTH_EUNAVAIL,    /* 503: database busy, locked or unreachable */
 	AUTH_EINTERNAL,   /* 500: anything unexpected */
+	AUTH_EBADTOKEN,   /* 400: one-time token unknown, used up or expired */
+	AUTH_ECONFLICT,   /* 409: the state asked for is already there */
 	AUTH_ERR__MAX
 };
 

@@ -55,11 +55,12 @@ static const struct {
 	int status;
 	const char *reason;
 } http_reasons[] = {
-	{200, "OK"}, {201, "Created"}, {204, "No Content"},
+	{200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
 	{400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"},
 	{404, "Not Found"}, {408, "Request Timeout"},
 	{405, "Method Not Allowed"}, {411, "Length Required"},
-	{413, "Payload Too Large"}, {422, "Unprocessable Entity"},
+	{409, "Conflict"}, {413, "Payload Too Large"},
+	{422, "Unprocessable Entity"},
 	{429, "Too Many Requests"}, {500, "Internal Server Error"},
 	{503, "Service Unavailable"},
 };
@@ -363,7 +364,7 @@ static enum auth_err http_prepare(struct http_conn *c, struct http_req *req)
 		return AUTH_OK;
 	cl = http_param(req, "CONTENT_LENGTH");
 	if (cl == NULL || *cl == '\0')
-		return AUTH_ELENGTH;
+		return c->route->body_optional ? AUTH_OK : AUTH_ELENGTH;
 	if (config_parse_long(cl, 0, LONG_MAX, &n) != 0)
 		/* All digits but beyond a long is still just too large. */
 		return strspn(cl, "0123456789") == strlen(cl) ? AUTH_ETOOBIG :

@@ -47,6 +47,8 @@ struct http_route {
 	unsigned methods;             /* enum http_method bits served */
 	int bearer;                   /* 401s carry an invalid_token challenge */
 	int body;                     /* POST reads a body: Content-Length required */
+	int body_optional;            /* with body: none at all is no 411 (the
+	                               * handler decides; req->body stays NULL) */
 	int any;                      /* forward auth: any method, never reads a
 	                               * body nor waits for one (http_finish) */
 	size_t max_body;              /* bytes; larger bodies are 413 */

@@ -22,9 +22,9 @@
 #include "ownfile.h"
 
 #define METRICS_MAGIC 0x4d54454d48545541ULL   /* "AUTHMETM" little-endian */
-#define METRICS_LAYOUT 3
-#define METRICS_PROCS 16                    /* supervised processes */
-#define METRICS_HANDLERS 16
+#define METRICS_LAYOUT 4
+#define METRICS_PROCS 20                    /* supervised processes */
+#define METRICS_HANDLERS 24
 #define METRICS_METHODS 3
 #define METRICS_CLASSES 5                   /* 1xx .. 5xx */
 #define METRICS_BUCKETS 12                  /* 11 bounds + Inf */
@@ -34,7 +34,8 @@ static const char *const metrics_handler_names[] = {
 	"/auth/logout", "/auth/logout-all", "/auth/sessions",
 	"/auth/sessions/{id}", "/healthz", "/readyz", "/metrics",
 	"/.well-known/jwks.json", "/.well-known/openid-configuration",
-	"/auth/verify",
+	"/auth/verify", "/auth/password", "/auth/password/forgot",
+	"/auth/password/reset", "/auth/email/verify", "/auth/email/resend",
 };
 #define METRICS_NAMED (sizeof(metrics_handler_names) / sizeof(char *))
 
@@ -42,7 +43,7 @@ static const char *const metrics_handler_names[] = {
 static const char *const metrics_proc_names[] = {
 	"register", "login", "refresh", "me", "logout", "logout_all",
 	"sessions", "jwks", "healthz", "readyz", "metrics", "front",
-	"discovery", "verify",
+	"discovery", "verify", "account", "mailer",
 };
 #define METRICS_PROC_NAMED (sizeof(metrics_proc_names) / sizeof(char *))
 
@@ -95,6 +96,12 @@ static int metrics_handler_index(const char *handler)
 		if (strcmp(metrics_handler_names[i], handler) == 0)
 			return (int)i;
 	return -1;
+}
+
+void metrics_set_handler(struct metrics *m, const char *handler)
+{
+	if (m != NULL)
+		m->handler = metrics_handler_index(handler);
 }
 
 /* Map path, initializing it when new. NULL (with a reason) on failure. */

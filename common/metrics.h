@@ -32,6 +32,11 @@ struct metrics;
  */
 struct metrics *metrics_open(const char *run_dir, const char *handler);
 void metrics_close(struct metrics *m);
+/*
+ * The route this process's next observations count under, for a program
+ * serving several (account): one of the named handlers, else none.
+ */
+void metrics_set_handler(struct metrics *m, const char *handler);
 
 /* 1 when counts are being kept. */
 int metrics_enabled(const struct metrics *m);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "store_int.h"
 
 enum store_sql {
 	SQL_USER_INSERT,
@@ -46,6 +47,8 @@ enum store_sql {
 	"EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id " \
 	"AND t.revoked = 0 AND t.expires_at > ?2) " \
 	"ORDER BY s.created_at DESC, " insertion_order " DESC LIMIT ?3"
+
+_Static_assert(SQL__MAX <= STORE_SQL_SLOTS, "store_int.h: too few sql slots");
 
 static const char *const store_sql_text[SQL__MAX] = {
 	[SQL_USER_INSERT] =
@@ -163,6 +166,8 @@ enum store_lazy {
 	"s.revoked = 0 AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE " \
 	"t.session_id = s.id AND t.revoked = 0 AND t.expires_at > " now ")) "
 
+_Static_assert(LAZY__MAX <= STORE_LAZY_SLOTS, "store_int.h: too few lazy slots");
+
 static const char *const store_lazy_text[LAZY__MAX] = {
 	[LAZY_ME] =
 	    "SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id "
@@ -210,15 +215,6 @@ static const char *const store_lazy_pg[LAZY__MAX] = {
 	    "SELECT id FROM users WHERE email = ?1 FOR UPDATE",
 };
 
-struct store {
-	struct db *db;
-	enum db_engine engine;
-	struct db_stmt *sql[SQL__MAX];
-	struct db_stmt *counters;      /* lazily prepared */
-	struct db_stmt *reuse;         /* lazily prepared */
-	struct db_stmt *lazy[LAZY__MAX]; /* prepared on first use */
-	char path[4096];
-};
 
 int store_open(struct store **out, enum db_engine engine, const char *target,
     long busy_timeout_ms, char *err, size_t errlen)
@@ -279,7 +275,7 @@ static struct db_stmt *store_lazy(struct store *st, enum store_lazy i)
 }
 
 /* Bind a text parameter; NULL leaves it unbound, which is SQL NULL. */
-static enum auth_err store_bind(struct db_stmt *s, int i, const char *v)
+enum auth_err store_bind(struct db_stmt *s, int i, const char *v)
 {
 	if (v == NULL)
 		return AUTH_OK;
@@ -287,7 +283,7 @@ static enum auth_err store_bind(struct db_stmt *s, int i, const char *v)
 }
 
 /* Run s to completion (no rows expected) and reset it. */
-static enum auth_err store_exec(struct db_stmt *s)
+enum auth_err store_exec(struct db_stmt *s)
 {
 	int rc = db_step(s);
 
@@ -340,7 +336,7 @@ static enum auth_err store_insert_session(struct store *st,
 }
 
 /* Commit when rc is AUTH_OK, else roll back; returns the final code. */
-static enum auth_err store_finish(struct store *st, enum auth_err rc)
+enum auth_err store_finish(struct store *st, enum auth_err rc)
 {
 	if (rc == AUTH_OK)
 		return db_commit(st->db);
@@ -370,7 +366,7 @@ enum auth_err store_register(struct store *st, const char *email,
  * Bind text ?1 of query q to v and step it: DB_ROW, DB_DONE or a negated
  * enum auth_err, as db_step. The caller reads the row and resets q.
  */
-static int store_step_text(struct db_stmt *q, const char *v)
+int store_step_text(struct db_stmt *q, const char *v)
 {
 	enum auth_err rc = store_bind(q, 1, v);
 
@@ -405,7 +401,7 @@ enum auth_err store_user_by_email(struct store *st, const char *email,
 }
 
 /* Throttle key of kind ("email" or "ip") and value into buf. */
-static int store_throttle_key(char *buf, size_t cap, const char *kind,
+int store_throttle_key(char *buf, size_t cap, const char *kind,
     const char *value)
 {
 	int n = snprintf(buf, cap, "%s:%s", kind, value);
@@ -414,7 +410,7 @@ static int store_throttle_key(char *buf, size_t cap, const char *kind,
 }
 
 /* Run a one-text-parameter statement (throttle reset). */
-static enum auth_err store_exec_text(struct db_stmt *s, const char *v)
+enum auth_err store_exec_text(struct db_stmt *s, const char *v)
 {
 	enum auth_err rc = store_bind(s, 1, v);
 
@@ -481,7 +477,7 @@ enum auth_err store_set_password(struct store *st, const char *user_id,
 }
 
 /* Run s bound to (text ?1, int ?2[, text ?3]) with no rows expected. */
-static enum auth_err store_exec_ti(struct db_stmt *s, const char *a,
+enum auth_err store_exec_ti(struct db_stmt *s, const char *a,
     int64_t b, const char *c)
 {
 	enum auth_err rc;
@@ -775,7 +771,7 @@ enum auth_err store_revoke_user(struct store *st, const char *user_id,
 }
 
 /* Copy column i (text or NULL) into out of capacity cap, truncating. */
-static void store_col_copy(struct db_stmt *q, int i, char *out, size_t cap)
+void store_col_copy(struct db_stmt *q, int i, char *out, size_t cap)
 {
 	size_t len = 0;
 	const char *v = db_col_text(q, i, &len);
@@ -823,7 +819,7 @@ enum auth_err store_sessions(struct store *st, const char *user_id,
  * Count one attempt of key and set *wait to the seconds until it may try
  * again (0: this attempt is within its limit of max per window).
  */
-static enum auth_err store_throttle_count(struct store *st, const char *key,
+enum auth_err store_throttle_count(struct store *st, const char *key,
     int64_t now, long window, long max, long *wait)
 {
 	struct db_stmt *q = st->sql[SQL_THROTTLE_TAKE];
@@ -1002,6 +998,8 @@ enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
 	memset(res, 0, sizeof(*res));
 	if ((rc = store_admin_ready(st)) != AUTH_OK)
 		return rc;
+	/* Before 006 there is no outbox to clear: not an error. */
+	(void)store_acct_ready(st);
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
 	rc = store_admin_user(st, email, res->user_id);
@@ -1042,6 +1040,13 @@ enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
 			rc = AUTH_EINTERNAL;
 		if (rc == AUTH_OK)
 			rc = store_exec_text(st->lazy[LAZY_DELETE_ATTEMPTS], key);
+		if (rc == AUTH_OK && store_throttle_key(key, sizeof(key),
+		    "reset_email", email) != 0)
+			rc = AUTH_EINTERNAL;
+		if (rc == AUTH_OK)
+			rc = store_exec_text(st->lazy[LAZY_DELETE_ATTEMPTS], key);
+		if (rc == AUTH_OK)
+			rc = store_outbox_forget(st, email);
 		if (rc == AUTH_OK)
 			rc = store_exec_text(st->lazy[LAZY_DELETE_TOKENS],
 			    res->user_id);

@@ -241,4 +241,121 @@ enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
     const char *email, int64_t now, struct store_admin_result *res)
     __attribute__((warn_unused_result));
 
+/* Migration 006 (store_accounts.c): AUTH_EUNAVAIL while it is pending. */
+
+/* An account's own row, for /auth/me, password change and login. */
+struct store_account {
+	char email[VALID_EMAIL_MAX + 1];
+	char hash[PASSWORD_HASH_MAX];
+	int email_verified;
+	int disabled;
+};
+
+/* user_id's row into out; AUTH_ENOTFOUND when it is gone. */
+enum auth_err store_account(struct store *st, const char *user_id,
+    struct store_account *out) __attribute__((warn_unused_result));
+
+enum store_ott_kind {
+	STORE_OTT_RESET,             /* password reset */
+	STORE_OTT_VERIFY,            /* email verification */
+	STORE_OTT__MAX
+};
+
+/* A new one-time token (only its SHA-256, hex) and the message carrying it. */
+struct store_ott {
+	const char *user_id;
+	enum store_ott_kind kind;
+	const char *hash;            /* 64 hex digits */
+	int64_t now;
+	int64_t expires_at;
+	const char *recipient;       /* normalized email */
+	const char *message;         /* RFC 5322 text, mail_compose */
+};
+
+/*
+ * In one transaction: the user's unused tokens of that kind used up
+ * (newest wins), the token inserted, its message queued in the outbox.
+ */
+enum auth_err store_ott_issue(struct store *st, const struct store_ott *t)
+    __attribute__((warn_unused_result));
+
+/* POST /auth/password/forgot. */
+struct store_forgot {
+	const char *email;           /* normalized */
+	const char *ip;              /* throttle key of the client; NULL: none */
+	long addr_max;               /* per address per window; 0: no limit */
+	long email_max;              /* per email per window; 0: no limit */
+	long window;
+	struct store_ott ott;        /* user_id and recipient filled here */
+};
+
+/*
+ * One transaction whatever the email: count the address (AUTH_ETHROTTLED
+ * with *retry_after past addr_max, nothing counted), count the email
+ * (past email_max: AUTH_OK, nothing queued), and when the email is a
+ * user's issue the reset token with its message (*queued = 1).
+ */
+enum auth_err store_forgot(struct store *st, const struct store_forgot *f,
+    long *retry_after, int *queued) __attribute__((warn_unused_result));
+
+/* Using a one-time token. */
+struct store_ott_use {
+	enum store_ott_kind kind;
+	const char *hash;            /* of the presented token */
+	int64_t now;
+	const char *new_hash;        /* reset: the new password hash */
+	const char *email;           /* reset: its login count is reset; may be NULL */
+	const char *refund_ip;       /* "token_ip" attempt given back; may be NULL */
+};
+
+/*
+ * Use the token in one transaction whose conditional update makes one
+ * winner: reset replaces the password and revokes every session (every
+ * node told); verify sets email_verified. The user into user_id
+ * (VALID_UUID_SIZE). AUTH_ETOKEN for an unknown, used, expired or
+ * other-kind token.
+ */
+enum auth_err store_ott_use(struct store *st, const struct store_ott_use *u,
+    char *user_id) __attribute__((warn_unused_result));
+
+/* POST /auth/password. */
+struct store_password_change {
+	const char *user_id;
+	const char *keep_sid;        /* the session that stays */
+	const char *new_hash;
+	int64_t now;
+	const char *email;           /* its failed-login count reset */
+	const char *refund_ip;       /* its attempt given back; may be NULL */
+};
+
+/* Replace the hash and revoke every other session, in one transaction. */
+enum auth_err store_password_change(struct store *st,
+    const struct store_password_change *c) __attribute__((warn_unused_result));
+
+/* A queued message as the mailer takes it. */
+#define STORE_MAIL_MAX 8192
+struct store_mail {
+	int64_t id;
+	int64_t created_at;
+	int64_t attempts;            /* failed so far */
+	size_t len;
+	char message[STORE_MAIL_MAX];
+};
+
+/*
+ * Take the oldest due message (next attempt at or before now), leased
+ * until lease_until so no other mailer takes it meanwhile.
+ * AUTH_ENOTFOUND when none is due.
+ */
+enum auth_err store_outbox_claim(struct store *st, int64_t now,
+    int64_t lease_until, struct store_mail *m)
+    __attribute__((warn_unused_result));
+/* Delivered: the message leaves the outbox. */
+enum auth_err store_outbox_done(struct store *st, int64_t id)
+    __attribute__((warn_unused_result));
+/* Not delivered: one more failed attempt, tried again at next_attempt_at. */
+enum auth_err store_outbox_retry(struct store *st, int64_t id,
+    int64_t next_attempt_at, const char *error)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -5,7 +5,10 @@
 #   - refresh tokens expired for longer than the grace period (default 7
 #     days: they still tell a late replay from garbage until then);
 #   - sessions left without any refresh token;
-#   - login-attempt counters whose window ended.
+#   - login-attempt counters whose window ended (each kind its own window:
+#     LOGIN_WINDOW, REGISTER_WINDOW, an hour for the account throttles);
+#   - one-time tokens (reset, verification) expired for longer than the
+#     grace period (migration 006).
 # Rotated or revoked tokens that have not expired are kept: they are what
 # replay detection looks up. Either engine of DATABASE_URL (see migrate.sh).
 set -euo pipefail
@@ -37,6 +40,13 @@ fi
 window=${LOGIN_WINDOW:-900}
 [[ $window =~ ^[0-9]+$ ]] || die "LOGIN_WINDOW must be a number"
 now=$(date +%s)
+regwindow=${REGISTER_WINDOW:-3600}
+[[ $regwindow =~ ^[0-9]+$ ]] || die "REGISTER_WINDOW must be a number"
+# A counter's window by its kind (the prefix of its key): the account
+# throttles (forgot, reset and verify tokens) count per hour.
+stale="x.window_start + (CASE WHEN substr(x.key, 1, 6) = 'reset_' OR
+	substr(x.key, 1, 9) = 'token_ip:' THEN 3600 WHEN substr(x.key, 1, 9) =
+	'register:' THEN $regwindow ELSE $window END) <= $now"
 busy=${DB_BUSY_TIMEOUT_MS:-5000}
 [[ $busy =~ ^[0-9]{1,9}$ ]] || die "DB_BUSY_TIMEOUT_MS must be a number of milliseconds"
 
@@ -72,8 +82,11 @@ if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]; then
 		"x.expires_at < $((now - grace))"
 	purge_batches "sessions without tokens" sessions id \
 		"NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = x.id)"
-	purge_batches "stale login counters" login_attempts key \
-		"x.window_start + $window <= $now"
+	purge_batches "stale login counters" login_attempts key "$stale"
+	if [ "$(pg "SELECT to_regclass('one_time_tokens') IS NOT NULL")" = t ]; then
+		purge_batches "expired one-time tokens" one_time_tokens hash \
+			"x.expires_at < $((now - grace))"
+	fi
 	exit 0
 fi
 
@@ -98,4 +111,8 @@ purge_batches "expired refresh tokens" \
 purge_batches "sessions without tokens" \
 	"DELETE FROM sessions WHERE rowid IN (SELECT s.rowid FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id) LIMIT $batch);"
 purge_batches "stale login counters" \
-	"DELETE FROM login_attempts WHERE rowid IN (SELECT rowid FROM login_attempts WHERE window_start + $window <= $now LIMIT $batch);"
+	"DELETE FROM login_attempts WHERE rowid IN (SELECT x.rowid FROM login_attempts x WHERE $stale LIMIT $batch);"
+if [ "$(sqlite3 -batch "$db" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'one_time_tokens'")" = 1 ]; then
+	purge_batches "expired one-time tokens" \
+		"DELETE FROM one_time_tokens WHERE rowid IN (SELECT rowid FROM one_time_tokens WHERE expires_at < $((now - grace)) LIMIT $batch);"
+fi

@@ -101,7 +101,7 @@ esac
 RELOAD_ALLOWANCE=60
 # The endpoints that hold the key; refresh, login and register sign.
 if [ "$kind" = rsa ]; then
-	ENDPOINTS="me verify sessions logout_all logout jwks metrics readyz healthz refresh login register"
+	ENDPOINTS="me verify sessions account logout_all logout jwks metrics readyz healthz refresh login register"
 else
 	ENDPOINTS="logout refresh login register"
 fi

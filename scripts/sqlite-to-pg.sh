@@ -79,9 +79,15 @@ to_versions=$(pg -c "SELECT version FROM schema_migrations ORDER BY version" | t
 # Every table of the SQLite schema must be known here: a table added by a
 # later migration and not copied would be lost without a word.
 tables="users sessions refresh_tokens login_attempts"
+# Migration 006: one-time tokens (hashes only) and the mail outbox.
+for t in one_time_tokens mail_outbox; do
+	[ "$(snap "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '$t'")" = 0 ] ||
+		tables="$tables $t"
+done
 unknown=$(snap "SELECT name FROM sqlite_master WHERE type = 'table' AND
 	name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', 'counters',
-	'users', 'sessions', 'refresh_tokens', 'login_attempts') ORDER BY name" | tr '\n' ' ')
+	'users', 'sessions', 'refresh_tokens', 'login_attempts',
+	'one_time_tokens', 'mail_outbox', 'sqlite_sequence') ORDER BY name" | tr '\n' ' ')
 [ -z "$unknown" ] ||
 	die "SQLite table(s) ${unknown% } unknown to sqlite-to-pg.sh: nothing copied"
 
@@ -126,6 +132,8 @@ done
 cat >>"$script" <<SQL
 SELECT setval(pg_get_serial_sequence('sessions', 'seq'),
 	(SELECT coalesce(max(seq), 0) + 1 FROM sessions), false) AS seq_next \\gset
+$([[ " $tables " != *" mail_outbox "* ]] || echo "SELECT setval(pg_get_serial_sequence('mail_outbox', 'id'),
+	(SELECT coalesce(max(id), 0) + 1 FROM mail_outbox), false) AS outbox_next \\gset")
 ALTER TABLE users ENABLE TRIGGER counters_users_insert;
 ALTER TABLE refresh_tokens ENABLE TRIGGER counters_tokens_insert;
 DELETE FROM counter_shards WHERE name IN ('users', 'refresh_tokens_unrevoked');

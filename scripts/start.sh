@@ -50,7 +50,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
 READ_TIMEOUT=${READ_TIMEOUT:-10}
 FRONT=${FRONT:-lighttpd}
-ENDPOINTS=${ENDPOINTS:-"register login refresh me verify logout logout_all sessions jwks discovery healthz readyz metrics"}
+ENDPOINTS=${ENDPOINTS:-"register login refresh me verify logout logout_all sessions account jwks discovery healthz readyz metrics"}
 
 # int_between NAME LOW HIGH: die with one line unless $NAME is an integer
 # in [LOW, HIGH] (at most 9 digits, so no test ever overflows).
@@ -99,6 +99,9 @@ if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]; then
 	fi
 fi
 [ -x "$SUPERVISE" ] || die "$SUPERVISE is missing: run make"
+# The mail outbox's delivery loop (sbin/mailer.c), beside the supervisor.
+MAILER=${MAILER:-$(dirname "$SUPERVISE")/mailer}
+[ -x "$MAILER" ] || die "$MAILER is missing: run make"
 
 # RUN_DIR and the logs in it are this user's alone, also when an earlier
 # version or another umask made them readable by others.
@@ -154,6 +157,7 @@ fi
 for ep in $ENDPOINTS; do
 	"$BIN_DIR/$ep" --check-config || exit 2
 done
+"$MAILER" --check-config || exit 2
 
 # The front's own error answers, as JSON like every other error; they are
 # not under the document root (lighttpd.conf; nginx.conf serves them only
@@ -226,6 +230,8 @@ env_bin=$(command -v env)
 			"$log_tab" "$env_bin" "FCGI_CHILDREN=$(children_of "$ep" "$ENDPOINTS")" \
 			"$BIN_DIR/$ep"
 	done
+	# The mailer: no socket, its log like an endpoint's (reopen on USR1).
+	printf 'mailer\t-\t%s\tUSR1\t%s\n' "$log_tab" "$MAILER"
 	printf '%s
 ' "$front_line"
 } > "$RUN_DIR/supervise.tab"

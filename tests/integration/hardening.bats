@@ -146,8 +146,8 @@ median() {
 	chmod 0700 "$RUN_DIR"
 	"$ROOT/scripts/migrate.sh" >/dev/null
 	# World-writable: anyone could feed every endpoint's counters.
-	head -c 4096 /dev/zero > "$RUN_DIR/metrics-v3.shm"
-	chmod 0666 "$RUN_DIR/metrics-v3.shm"
+	head -c 4096 /dev/zero > "$RUN_DIR/metrics-v4.shm"
+	chmod 0666 "$RUN_DIR/metrics-v4.shm"
 	head -c 8 /dev/zero > "$WORK/auth.db-epoch"
 	chmod 0644 "$WORK/auth.db-epoch"
 	stack_start

@@ -535,7 +535,7 @@ no_confusion() {
 
 @test "on PostgreSQL the default worker counts keep within DB_MAX_CONNECTIONS; settings win, defaults that cannot fit stop the start" {
 	unset FCGI_CHILDREN
-	all="register login refresh me verify logout logout_all sessions jwks healthz readyz metrics"
+	all="register login refresh me verify logout logout_all sessions account jwks healthz readyz metrics"
 	# counts VAR=VALUE...: every endpoint's count as start.sh computes it,
 	# and the connections the database endpoints hold; on SQLite unless
 	# VAR=VALUE names another DATABASE_URL (the run's own may be PostgreSQL).
@@ -547,16 +547,16 @@ no_confusion() {
 	}
 	pg=DATABASE_URL=postgresql://auth@127.0.0.1:1/auth
 	# SQLite holds no connections: the machine's defaults as they are.
-	[ "$(counts CORES=4)" = "register=4 login=4 refresh=48 me=4 verify=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=84" ]
-	# 2 cores: 9 x 2 + 24 = 42 do not fit the default 30: 2 each, and the
-	# 10 left to refresh, the only one with more than 2.
-	[ "$(counts CORES=2 "$pg")" = "register=2 login=2 refresh=12 me=2 verify=2 logout=2 logout_all=2 sessions=2 jwks=2 healthz=2 readyz=2 metrics=2 total=30" ]
-	# 4 cores: 84 do not; 2 each, and the 10 left shared in proportion to
-	# what each would have above 2 (refresh 46 of 64: 7).
-	[ "$(counts CORES=4 "$pg")" = "register=2 login=2 refresh=9 me=2 verify=2 logout=2 logout_all=2 sessions=2 jwks=4 healthz=4 readyz=2 metrics=2 total=27" ]
-	[ "$(counts CORES=4 "$pg" DB_MAX_CONNECTIONS=84)" = "register=4 login=4 refresh=48 me=4 verify=4 logout=4 logout_all=4 sessions=4 jwks=4 healthz=4 readyz=4 metrics=4 total=84" ]
+	[ "$(counts CORES=4)" = "register=4 login=4 refresh=48 me=4 verify=4 logout=4 logout_all=4 sessions=4 account=4 jwks=4 healthz=4 readyz=4 metrics=4 total=88" ]
+	# 2 cores: 10 x 2 + 24 = 44 do not fit the default 30: 2 each, and the
+	# 8 left to refresh, the only one with more than 2.
+	[ "$(counts CORES=2 "$pg")" = "register=2 login=2 refresh=10 me=2 verify=2 logout=2 logout_all=2 sessions=2 account=2 jwks=2 healthz=2 readyz=2 metrics=2 total=30" ]
+	# 4 cores: 88 do not; 2 each, and the 8 left shared in proportion to
+	# what each would have above 2 (refresh 46 of 66: 5).
+	[ "$(counts CORES=4 "$pg")" = "register=2 login=2 refresh=7 me=2 verify=2 logout=2 logout_all=2 sessions=2 account=2 jwks=4 healthz=4 readyz=2 metrics=2 total=27" ]
+	[ "$(counts CORES=4 "$pg" DB_MAX_CONNECTIONS=88)" = "register=4 login=4 refresh=48 me=4 verify=4 logout=4 logout_all=4 sessions=4 account=4 jwks=4 healthz=4 readyz=4 metrics=4 total=88" ]
 	# A setting counts against the budget and is kept as it is.
-	[ "$(counts CORES=4 "$pg" FCGI_CHILDREN_REFRESH=10)" = "register=2 login=2 refresh=10 me=2 verify=2 logout=2 logout_all=2 sessions=2 jwks=4 healthz=4 readyz=2 metrics=2 total=28" ]
+	[ "$(counts CORES=4 "$pg" FCGI_CHILDREN_REFRESH=10)" = "register=2 login=2 refresh=10 me=2 verify=2 logout=2 logout_all=2 sessions=2 account=2 jwks=4 healthz=4 readyz=2 metrics=2 total=30" ]
 	# No shell arithmetic sees anything but a number.
 	counts CORES=4 "$pg" "FCGI_CHILDREN_ME=a[\$(touch $WORK/pwned)]" || :
 	counts CORES=4 "$pg" "DB_MAX_CONNECTIONS=a[\$(touch $WORK/pwned)]" || :
@@ -565,14 +565,14 @@ no_confusion() {
 
 	# start.sh: defaults that cannot keep 2 each stop it, before it
 	# touches the database; a setting that exceeds it only warns.
-	run env "$pg" DB_MAX_CONNECTIONS=19 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
+	run env "$pg" DB_MAX_CONNECTIONS=21 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
-	[[ $output == *"DB_MAX_CONNECTIONS=19: the workers would hold 20 PostgreSQL connections"* ]]
+	[[ $output == *"DB_MAX_CONNECTIONS=21: the workers would hold 22 PostgreSQL connections"* ]]
 	run env "$pg" DB_MAX_CONNECTIONS=0 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
 	[[ $output == *"DB_MAX_CONNECTIONS must be an integer between 1 and 100000"* ]]
 	run env "$pg" FCGI_CHILDREN=4 DB_MAX_CONNECTIONS=20 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
-	[[ $output == *"the FCGI_CHILDREN settings give 40 PostgreSQL connections, more than DB_MAX_CONNECTIONS=20"* ]]
+	[[ $output == *"the FCGI_CHILDREN settings give 44 PostgreSQL connections, more than DB_MAX_CONNECTIONS=20"* ]]
 	[[ $output != *"DB_MAX_CONNECTIONS=20: the workers would hold"* ]]
 }

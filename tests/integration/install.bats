@@ -77,7 +77,7 @@ teardown_file() {
 		schema/001_initial.sql schema/postgresql/001_initial.sql; do
 		[ -f "$p/share/auth-svc/$f" ]
 	done
-	for u in auth-svc@.socket auth-svc@.service auth-svc.target auth-svc-migrate.service; do
+	for u in auth-svc@.socket auth-svc@.service auth-svc.target auth-svc-migrate.service auth-svc-mailer.service; do
 		[ -f "$p/lib/systemd/system/$u" ]
 		! grep -q '@[A-Z]*DIR@' "$p/lib/systemd/system/$u"
 	done
@@ -213,10 +213,10 @@ teardown_file() {
 	units=$r/usr/lib/systemd/system
 	eps=()
 	for f in "$r"/usr/libexec/auth-svc/*; do
-		case ${f##*/} in supervise|lib.sh) ;; *) eps+=("${f##*/}") ;; esac
+		case ${f##*/} in supervise|mailer|lib.sh) ;; *) eps+=("${f##*/}") ;; esac
 	done
 	[ ${#eps[@]} -ge 11 ]
-	list=(auth-svc.target auth-svc-migrate.service)
+	list=(auth-svc.target auth-svc-migrate.service auth-svc-mailer.service)
 	for ep in "${eps[@]}"; do list+=("auth-svc@$ep.socket" "auth-svc@$ep.service"); done
 	cd "$BATS_TEST_TMPDIR"
 	run env SYSTEMD_UNIT_PATH="$units:" systemd-analyze verify "${list[@]}"

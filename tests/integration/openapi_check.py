@@ -128,7 +128,8 @@ def run(c, only):
     doc = c.doc
     big = b'{"email":"' + b"a" * (65536 + 1) + b'"}'
     bad_token = "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"
-    post_bodies = {"/auth/register", "/auth/login", "/auth/refresh", "/auth/logout"}
+    post_bodies = {"/auth/register", "/auth/login", "/auth/refresh", "/auth/logout",
+                   "/auth/password/forgot", "/auth/password/reset", "/auth/email/verify"}
 
     def want(template):
         return template in doc["paths"] and re.search(only, template)
@@ -203,6 +204,40 @@ def run(c, only):
         c.case("unknown session", t, "delete", f"/auth/sessions/{uuid.uuid4()}", 404,
                headers=bearer(c.account()[1]))
         c.case("no token", t, "delete", f"/auth/sessions/{uuid.uuid4()}", 401)
+
+    # Account routes (the token flows themselves: accounts.bats).
+    if want("/auth/password"):
+        cred, pair = c.account()
+        t = "/auth/password"
+        c.case("wrong current password", t, "post", t, 401, headers=bearer(pair),
+               body={"current_password": "wrong password", "new_password": "battery staple"})
+        c.case("new password too short", t, "post", t, 422, headers=bearer(pair),
+               body={"current_password": cred["password"], "new_password": "short"})
+        c.case("change", t, "post", t, 204, headers=bearer(pair),
+               body={"current_password": cred["password"], "new_password": "battery staple"})
+        c.case("no token", t, "post", t, 401,
+               body={"current_password": "x", "new_password": "battery staple"})
+    if want("/auth/password/forgot"):
+        t = "/auth/password/forgot"
+        cred, _ = c.account()
+        c.case("registered", t, "post", t, 202, body={"email": cred["email"]})
+        c.case("unregistered", t, "post", t, 202,
+               body={"email": f"nobody-{uuid.uuid4().hex[:8]}@example.com"})
+        c.case("not an email", t, "post", t, 422, body={"email": "nope"})
+    if want("/auth/password/reset"):
+        t = "/auth/password/reset"
+        c.case("unknown token", t, "post", t, 400,
+               body={"token": "A" * 43, "new_password": "battery staple"})
+        c.case("token missing", t, "post", t, 422, body={"new_password": "battery staple"})
+    if want("/auth/email/verify"):
+        t = "/auth/email/verify"
+        c.case("unknown token", t, "post", t, 400, body={"token": "B" * 43})
+        c.case("not JSON", t, "post", t, 422, raw=b"{")
+    if want("/auth/email/resend"):
+        t = "/auth/email/resend"
+        _, pair = c.account()
+        c.case("unverified account", t, "post", t, 202, headers=bearer(pair), raw=b"")
+        c.case("no token", t, "post", t, 401, raw=b"")
 
     # Gateway: every method it lists.
     if want("/auth/verify"):

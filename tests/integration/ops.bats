@@ -148,15 +148,18 @@ start_fails() {
 	endpoints=$(ls "$RUN_DIR"/*.sock | wc -l)
 	[ "$endpoints" -ge 7 ]
 	masters=$(for f in "$RUN_DIR"/*.pid; do
-		case $f in */supervise.pid|*/front.pid) ;; *) cat "$f" ;; esac
+		case $f in */supervise.pid|*/front.pid|*/mailer.pid) ;; *) cat "$f" ;; esac
 	done)
 	[ "$(wc -w <<<"$masters")" = "$endpoints" ]
-	# Every master and the front are the supervisor's children.
-	[ "$(wc -w < "/proc/$sup/task/$sup/children")" = $((endpoints + 1)) ]
+	# The mail outbox's delivery loop: no socket, no workers.
+	mailer=$(cat "$RUN_DIR/mailer.pid")
+	kill -0 "$mailer"
+	# Every master, the mailer and the front are the supervisor's children.
+	[ "$(wc -w < "/proc/$sup/task/$sup/children")" = $((endpoints + 2)) ]
 	workers=$(for p in $masters; do cat "/proc/$p/task/$p/children"; done)
 	[ "$(wc -w <<<"$workers")" = $((endpoints * FCGI_CHILDREN)) ]
 	( cd "$WORK" && "$ROOT/scripts/stop.sh" )
-	for p in $sup $front $masters $workers; do ! kill -0 "$p" 2>/dev/null; done
+	for p in $sup $front $mailer $masters $workers; do ! kill -0 "$p" 2>/dev/null; done
 	[ ! -e "$RUN_DIR/supervise.pid" ]
 	[ -z "$(ls "$RUN_DIR"/*.sock 2>/dev/null)" ]
 }

@@ -94,7 +94,7 @@ counts() {
 	[ "$output" = "migrate: up to date" ]
 	[ "$(pg_schema)" = "$schema1" ]
 	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = "$n" ]
-	[ "$(db_query 'SELECT max(version) FROM schema_migrations')" = 005 ]
+	[ "$(db_query 'SELECT max(version) FROM schema_migrations')" = 006 ]
 	for t in users sessions refresh_tokens login_attempts counter_shards schema_migrations; do
 		[ "$(db_query "SELECT count(*) FROM information_schema.tables WHERE table_name = '$t'")" = 1 ]
 	done
@@ -144,7 +144,7 @@ counts() {
 	[ "${lines[-1]}" = "migrate.sh: 900_broken.sql failed; rolled back, database left at the previous version" ]
 	[ "$(db_query "SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'")" = 0 ]
 	[ "$(db_query "SELECT count(*) FROM schema_migrations WHERE version = '900'")" = 0 ]
-	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 5 ]
+	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 6 ]
 }
 
 @test "a PostgreSQL migration that manages its own transaction is refused; plpgsql bodies are not" {
@@ -215,7 +215,7 @@ SQL
 	for f in "$ROOT"/schema/postgresql/*.sql; do
 		[ "$(cat "$WORK"/m?.out | grep -cx "migrate: applied ${f##*/}")" = 1 ]
 	done
-	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 5 ]
+	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 6 ]
 	[ "$(db_query "SELECT count(*) FROM counter_shards")" = 2 ]
 }
 
@@ -264,7 +264,7 @@ SQL
 	run env DATABASE_URL="postgres://$PG_USER@/$name?host=$PG_HOST&port=$PG_PORT" \
 		"$ROOT/scripts/migrate.sh" status
 	[ "$status" -eq 0 ]
-	[ "$(grep -c '^applied ' <<<"$output")" = 5 ]
+	[ "$(grep -c '^applied ' <<<"$output")" = 6 ]
 }
 
 @test "counter_shards follow users and unrevoked tokens, seeded by 002, spread over backends" {
@@ -379,7 +379,7 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	[ "$status" -eq 0 ]
 	attempts=$(sqlite_db 'SELECT count(*) FROM login_attempts')
 	[ "$attempts" -ge 1 ]
-	[ "${lines[-1]}" = "sqlite-to-pg: copied 4 users, 6 sessions, 8 refresh tokens, $attempts login counters (schema 005)" ]
+	[ "${lines[-1]}" = "sqlite-to-pg: copied 4 users, 6 sessions, 8 refresh tokens, $attempts login counters (schema 006)" ]
 
 	# Row for row, the same data; sessions in rowid order.
 	export DATABASE_URL=$PG_URL
@@ -450,7 +450,7 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	DATABASE_URL="sqlite:///$WORK/auth.db" SCHEMA_DIR=$WORK/sqlite migrate up >/dev/null
 	run "$ROOT/scripts/sqlite-to-pg.sh" "$WORK/auth.db"
 	[ "$status" -ne 0 ]
-	[ "${lines[-1]}" = "sqlite-to-pg.sh: schema versions differ: SQLite has 001 002 003 004 005 900, PostgreSQL 001 002 003 004 005: nothing copied" ]
+	[ "${lines[-1]}" = "sqlite-to-pg.sh: schema versions differ: SQLite has 001 002 003 004 005 006 900, PostgreSQL 001 002 003 004 005 006: nothing copied" ]
 	[ "$(db_query 'SELECT count(*) FROM users')" = 0 ]
 
 	echo "not a database" > "$WORK/text.db"
@@ -484,7 +484,7 @@ line two', NULL), ('s1', 'u', 5, 5, '', '::1');
 	export DATABASE_URL=$PG_URL
 	run "$ROOT/scripts/sqlite-to-pg.sh" --from "sqlite:///$WORK/auth.db"
 	[ "$status" -eq 0 ]
-	[[ ${lines[-1]} == "sqlite-to-pg: copied 1 users, 2 sessions, 1 refresh tokens, 0 login counters (schema 005)" ]]
+	[[ ${lines[-1]} == "sqlite-to-pg: copied 1 users, 2 sessions, 1 refresh tokens, 0 login counters (schema 006)" ]]
 	[ "$(sha256sum < "$WORK/auth.db")" = "$sum" ]
 	[ "$(sqlite_db 'SELECT max(version) FROM schema_migrations')" = 002 ]
 	[ "$(db_query "SELECT password_hash FROM users")" = "\$2b\$04\$abc,\"def'" ]

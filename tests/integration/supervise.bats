@@ -49,7 +49,7 @@ metric() {
 	) &
 	loader=$!
 	before=$(metric 'http_requests_total{handler="/healthz",method="GET",status="2xx"}')
-	for ep in register login refresh me verify logout logout_all sessions jwks discovery healthz readyz metrics; do
+	for ep in register login refresh me verify logout logout_all sessions account jwks discovery healthz readyz metrics mailer; do
 		old=$(cat "$RUN_DIR/$ep.pid")
 		kill -KILL "$old"
 		for _ in $(seq 1 40); do
@@ -69,12 +69,13 @@ metric() {
 	answers_within 2 POST /auth/login '{"email":"victim@example.com","password":"secret123"}' 200
 	answers_within 2 POST /auth/register '{"email":"after@example.com","password":"secret123"}' 201
 	answers_within 2 POST /auth/refresh "{\"refresh_token\":\"$sid_refresh\"}" 200
+	answers_within 2 POST /auth/password/forgot '{"email":"victim@example.com"}' 202
 	wait "$loader"
 	echo "load: $(sort "$WORK/load" | uniq -c | tr '\n' ' ')"
 	! grep -q '^5' "$WORK/load"
 	# Deaths and restarts are logged and counted; the node's counters
 	# lived through every master's death.
-	for ep in register login me metrics; do
+	for ep in register login me metrics account mailer; do
 		log_has ".event == \"process_died\" and .process == \"$ep\" and .signal == 9"
 		log_has ".event == \"process_restarted\" and .process == \"$ep\""
 		[ "$(metric "auth_process_restarts_total{process=\"$ep\"}")" = 1 ]

@@ -27,6 +27,8 @@ static const struct {
 	{AUTH_ETHROTTLED, 429, "too many attempts", "ETHROTTLED"},
 	{AUTH_EUNAVAIL, 503, "service unavailable", "EUNAVAIL"},
 	{AUTH_EINTERNAL, 500, "internal error", "EINTERNAL"},
+	{AUTH_EBADTOKEN, 400, "invalid or expired token", "EBADTOKEN"},
+	{AUTH_ECONFLICT, 409, "conflict", "ECONFLICT"},
 };
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))

@@ -19,11 +19,11 @@
 #include "metrics.h"
 #include "fixture.h"
 
-#define SEG_NAME "metrics-v3.shm"
+#define SEG_NAME "metrics-v4.shm"
 
 struct mt {
 	struct fx fx;
-	char seg[FX_PATH_MAX + 32];  /* dir/metrics-v3.shm */
+	char seg[FX_PATH_MAX + 32];  /* dir/metrics-v4.shm */
 };
 
 static int mt_setup(void **state)
@@ -451,7 +451,8 @@ static void test_handlers(void **state)
 		"/auth/logout", "/auth/logout-all", "/auth/sessions",
 		"/auth/sessions/{id}", "/healthz", "/readyz", "/metrics",
 		"/.well-known/jwks.json", "/.well-known/openid-configuration",
-		"/auth/verify",
+		"/auth/verify", "/auth/password", "/auth/password/forgot",
+		"/auth/password/reset", "/auth/email/verify", "/auth/email/resend",
 	};
 	struct mt *t = *state;
 	char series[256], *out;
@@ -474,7 +475,7 @@ static void test_handlers(void **state)
 			fail_msg("%s = %lld, want %zu", series,
 			    sample(out, series), i + 1);
 	}
-	assert_int_equal(lines_with(out, "http_requests_total{"), 14);
+	assert_int_equal(lines_with(out, "http_requests_total{"), 19);
 	free(out);
 	metrics_close(m);
 }
@@ -919,10 +920,10 @@ static void test_render_format(void **state)
 	regfree(&comment_re);
 	/*
 	 * 4 request series, 3 histograms of 12 buckets + sum + count, 7
-	 * counters, 14 process restart counters, dropped log lines, 2
+	 * counters, 16 process restart counters, dropped log lines, 2
 	 * gauges and auth_metrics_shared.
 	 */
-	assert_int_equal(samples, 4 + 3 * 14 + 7 + 14 + 1 + 2 + 1);
+	assert_int_equal(samples, 4 + 3 * 14 + 7 + 16 + 1 + 2 + 1);
 	assert_int_equal(lines, fx_lines(out));
 	/* One TYPE line per family. */
 	assert_int_equal(lines_with(out, "# TYPE "), 10);

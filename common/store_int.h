@@ -1,0 +1,60 @@
+/*
+ * store_int: what the files of the store (store.c, store_accounts.c)
+ * share and nothing above them sees: the handle and the small helpers.
+ */
+#ifndef AUTH_STORE_INT_H
+#define AUTH_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+
+#define STORE_LAZY_SLOTS 16
+#define STORE_ACCT_SLOTS 24
+
+#define STORE_SQL_SLOTS 24
+
+struct store {
+	struct db *db;
+	enum db_engine engine;
+	struct db_stmt *sql[STORE_SQL_SLOTS];
+	struct db_stmt *counters;      /* lazily prepared */
+	struct db_stmt *reuse;         /* lazily prepared */
+	struct db_stmt *lazy[STORE_LAZY_SLOTS]; /* prepared on first use */
+	struct db_stmt *acct[STORE_ACCT_SLOTS]; /* store_accounts.c, migration 006 */
+	char path[4096];
+};
+
+/* Bind a text parameter; NULL leaves it unbound, which is SQL NULL. */
+enum auth_err store_bind(struct db_stmt *s, int i, const char *v);
+/* Run s to completion (no rows expected) and reset it. */
+enum auth_err store_exec(struct db_stmt *s);
+/* Commit when rc is AUTH_OK, else roll back; returns the final code. */
+enum auth_err store_finish(struct store *st, enum auth_err rc);
+/* Bind text ?1 and step: DB_ROW, DB_DONE or a negated enum auth_err. */
+int store_step_text(struct db_stmt *q, const char *v);
+/* Run a one-text-parameter statement. */
+enum auth_err store_exec_text(struct db_stmt *s, const char *v);
+/* Run s bound to (text ?1, int ?2[, text ?3]) with no rows expected. */
+enum auth_err store_exec_ti(struct db_stmt *s, const char *a, int64_t b,
+    const char *c);
+/* Throttle key "kind:value" into buf; -1 when it does not fit. */
+int store_throttle_key(char *buf, size_t cap, const char *kind,
+    const char *value);
+/* Count one attempt of key; *wait: seconds until it may try again. */
+enum auth_err store_throttle_count(struct store *st, const char *key,
+    int64_t now, long window, long max, long *wait);
+/* Copy column i (text or NULL) into out of capacity cap, truncating. */
+void store_col_copy(struct db_stmt *q, int i, char *out, size_t cap);
+/*
+ * store_accounts.c: every statement of migration 006 prepared (call it
+ * before a transaction), or AUTH_EUNAVAIL while 006 is pending.
+ */
+enum auth_err store_acct_ready(struct store *st);
+/* Inside the caller's transaction: drop the queued mail of recipient
+ * (authctl delete); nothing when store_acct_ready did not succeed. */
+enum auth_err store_outbox_forget(struct store *st, const char *recipient);
+
+#endif
