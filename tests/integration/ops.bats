@@ -156,7 +156,13 @@ start_fails() {
 	kill -0 "$mailer"
 	# Every master, the mailer and the front are the supervisor's children.
 	[ "$(wc -w < "/proc/$sup/task/$sup/children")" = $((endpoints + 2)) ]
-	workers=$(for p in $masters; do cat "/proc/$p/task/$p/children"; done)
+	# start.sh returns once healthz answers: the other masters may still
+	# be forking their workers.
+	for _ in $(seq 1 100); do
+		workers=$(for p in $masters; do cat "/proc/$p/task/$p/children"; done)
+		[ "$(wc -w <<<"$workers")" = $((endpoints * FCGI_CHILDREN)) ] && break
+		sleep 0.05
+	done
 	[ "$(wc -w <<<"$workers")" = $((endpoints * FCGI_CHILDREN)) ]
 	( cd "$WORK" && "$ROOT/scripts/stop.sh" )
 	for p in $sup $front $mailer $masters $workers; do ! kill -0 "$p" 2>/dev/null; done
