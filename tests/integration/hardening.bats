@@ -84,9 +84,10 @@ median() {
 	unknown=$(median "$WORK/unknown")
 	echo "median seconds: known (cost-4 hash) $known, unknown (dummy at cost 10) $unknown"
 	# A statistical bound, not a deadline: the medians agree within a
-	# factor of two even on a loaded machine (unpadded, the cheaper hash
+	# factor of three even on a loaded machine under ASan with other test
+	# files running (CI saw 2.4 there once; unpadded, the cheaper hash
 	# answered in a twentieth of the time).
-	awk -v k="$known" -v u="$unknown" 'BEGIN { r = k / u; exit !(r > 0.5 && r < 2) }'
+	awk -v k="$known" -v u="$unknown" 'BEGIN { r = k / u; exit !(r > 1 / 3 && r < 3) }'
 	# Still the cheaper hash: a wrong password does not rehash.
 	[[ $(db_query "SELECT password_hash FROM users WHERE email = 'weak@example.com'") == '$2b$04$'* ]]
 }
