@@ -11,7 +11,7 @@ static void me(struct app *a, struct http_req *req)
 {
 	struct json_object *o;
 	struct jwt_claims claims;
-	struct store_account acc;
+	int verified = 0;
 	char email[VALID_EMAIL_MAX + 1];
 	enum auth_err rc;
 	const char *body;
@@ -19,7 +19,7 @@ static void me(struct app *a, struct http_req *req)
 
 	if (app_authenticate(a, req, &claims, email) != 0)
 		return;
-	rc = store_account(a->store, claims.sub, &acc);
+	rc = tokens_email_verified(&a->tokens, claims.sub, &verified);
 	if (rc == AUTH_ENOTFOUND) {
 		http_reply_error(req, AUTH_ETOKEN, NULL);   /* deleted just now */
 		return;
@@ -36,7 +36,7 @@ static void me(struct app *a, struct http_req *req)
 	json_object_object_add(o, "id", json_object_new_string(claims.sub));
 	json_object_object_add(o, "email", json_object_new_string(email));
 	json_object_object_add(o, "email_verified",
-	    json_object_new_boolean(rc == AUTH_OK && acc.email_verified));
+	    json_object_new_boolean(rc == AUTH_OK && verified));
 	json_object_object_add(o, "mfa", json_object_new_boolean(0));
 	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);

@@ -313,6 +313,8 @@ enum auth_err store_ott_use(struct store *st, const struct store_ott_use *u,
 			rc = store_acct_key(st, ACCT_THROTTLE_RESET, "email",
 			    u->email);
 	} else {
+		/* Every node's /auth/me caches the flag with its session answer. */
+		db_notify(st->db);
 		rc = store_exec_text(st->acct[ACCT_SET_VERIFIED], user_id);
 	}
 	if (rc == AUTH_OK)

@@ -185,6 +185,7 @@ enum auth_err tokens_check_access(struct tokens *t, const char *token,
 	rc = tokens_verify_access(t, token, len, now, claims, &slot);
 	if (rc != AUTH_OK)
 		return rc;
+	t->last = slot;
 	/* The epoch is read before the database: a write committed between
 	 * the two moves it past what the slot records. */
 	cacheable = store_epoch(t->store, &epoch) == 0;
@@ -195,12 +196,37 @@ enum auth_err tokens_check_access(struct tokens *t, const char *token,
 	}
 	rc = store_me(t->store, claims->sub, claims->sid, email);
 	slot->live = rc == AUTH_OK && cacheable;
+	slot->verified_known = 0;
 	if (slot->live) {
 		memcpy(slot->email, email, sizeof(slot->email));
 		slot->epoch = epoch;
 		slot->checked = now;
 	}
 	return rc;
+}
+
+enum auth_err tokens_email_verified(struct tokens *t, const char *user_id,
+    int *verified)
+{
+	struct tokens_cache_slot *slot = t->last;
+	struct store_account acc;
+	enum auth_err rc;
+	int ours = slot != NULL && slot->live &&
+	    strcmp(slot->claims.sub, user_id) == 0;
+
+	if (ours && slot->verified_known) {
+		*verified = slot->verified;
+		return AUTH_OK;
+	}
+	rc = store_account(t->store, user_id, &acc);
+	if (rc != AUTH_OK)
+		return rc;
+	*verified = acc.email_verified != 0;
+	if (ours) {
+		slot->verified = *verified;
+		slot->verified_known = 1;
+	}
+	return AUTH_OK;
 }
 
 enum auth_err tokens_logout(struct tokens *t, const char *token, size_t len,

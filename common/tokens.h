@@ -33,6 +33,8 @@ struct tokens_cache_slot {
 	uint64_t epoch;
 	long long checked;           /* second it was read in */
 	char email[VALID_EMAIL_MAX + 1];
+	int verified;                /* email_verified, when verified_known */
+	int verified_known;          /* read with this session answer */
 };
 
 struct tokens {
@@ -46,6 +48,7 @@ struct tokens {
 	long refresh_ttl;
 	long reuse_interval;
 	struct tokens_cache_slot cache[TOKENS_CACHE_SLOTS];
+	struct tokens_cache_slot *last;  /* tokens_check_access' last token */
 };
 
 struct tokens_pair {
@@ -95,6 +98,15 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
  * check, never the expiry check; its session check is reused as the
  * cache above says.
  */
+/*
+ * email_verified of user_id, the subject of the last tokens_check_access:
+ * read from the database once per cached session answer, and kept as
+ * long as it (/auth/me would otherwise query twice on every request).
+ * AUTH_ENOTFOUND when the account is gone.
+ */
+enum auth_err tokens_email_verified(struct tokens *t, const char *user_id,
+    int *verified) __attribute__((warn_unused_result));
+
 enum auth_err tokens_check_access(struct tokens *t, const char *token,
     size_t len, long long now, struct jwt_claims *claims, char *email)
     __attribute__((warn_unused_result));
