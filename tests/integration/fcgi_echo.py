@@ -6,7 +6,8 @@ usage: fcgi_echo.py SOCKET
 Listens on the unix socket SOCKET (mode 0600) and answers each request
 200 with a JSON object: "params" (every FastCGI parameter) and "stdin"
 (the number of body bytes it received). For testing a front's routes to
-programs that are not built here (python3 stdlib only).
+programs that are not built here (python3 stdlib only). Its FastCGI
+record helpers (record, pairs, send) serve gateway_echo.py too.
 """
 import json
 import os
@@ -95,4 +96,5 @@ def main():
             conn.close()
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,8 @@ import socketserver
 import struct
 import sys
 
+from fcgi_echo import pairs, record as read_record, send
+
 
 def record(log, obj):
     with open(log, "a", encoding="utf-8") as f:
@@ -40,45 +42,6 @@ class Http(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def read_exact(conn, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-
-
-def read_record(conn):
-    _, rtype, rid, clen, plen, _ = struct.unpack("!BBHHBB", read_exact(conn, 8))
-    content = read_exact(conn, clen)
-    read_exact(conn, plen)
-    return rtype, rid, content
-
-
-def parse_params(data):
-    params, i = {}, 0
-    while i < len(data):
-        lens = []
-        for _ in range(2):
-            if data[i] & 0x80:
-                lens.append(struct.unpack("!I", data[i:i + 4])[0] & 0x7FFFFFFF)
-                i += 4
-            else:
-                lens.append(data[i])
-                i += 1
-        k = data[i:i + lens[0]].decode("latin-1")
-        i += lens[0]
-        params[k] = data[i:i + lens[1]].decode("latin-1")
-        i += lens[1]
-    return params
-
-
-def fcgi_record(rtype, rid, content):
-    return struct.pack("!BBHHBB", 1, rtype, rid, len(content), 0, 0) + content
-
-
 class Fcgi(socketserver.BaseRequestHandler):
     """One FastCGI responder request per connection (lighttpd's way)."""
 
@@ -95,14 +58,15 @@ class Fcgi(socketserver.BaseRequestHandler):
                     stdin += content
         except EOFError:
             return
-        p = parse_params(params)
+        p = pairs(params)
         obj = {"method": p.get("REQUEST_METHOD"), "path": p.get("REQUEST_URI"),
                "body_len": len(stdin), "params": p}
         record(self.server.log, obj)
         out = json.dumps(obj).encode()
         resp = b"Status: 200 OK\r\nContent-Type: application/json\r\n\r\n" + out
-        conn.sendall(fcgi_record(6, rid, resp) + fcgi_record(6, rid, b"") +
-                     fcgi_record(3, rid, struct.pack("!IB3x", 0, 0)))
+        send(conn, 6, rid, resp)          # FCGI_STDOUT, then its end
+        send(conn, 6, rid, b"")
+        send(conn, 3, rid, struct.pack("!IB3x", 0, 0))   # FCGI_END_REQUEST
 
 
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
