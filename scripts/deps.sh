@@ -10,7 +10,7 @@ packages=(build-essential pkg-config libfcgi-dev libjson-c-dev libsqlite3-dev
           bats curl jq lcov xxd python3-prometheus-client logrotate
           python3-jsonschema python3-yaml python3-jwt
           clang libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck
-          systemd parallel lighttpd-modules-lua)
+          systemd parallel lighttpd-modules-lua oathtool)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
