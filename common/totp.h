@@ -20,7 +20,8 @@
 
 /*
  * The RFC 4226 value of key at counter step, digits long (6..8), into
- * *out. Returns 0, or -1 on a bad argument or crypto failure.
+ * *out. Returns 0, or -1 on a bad argument (an empty key included) or
+ * crypto failure.
  */
 int totp_value(const unsigned char *key, size_t keylen, uint64_t step,
     int digits, uint32_t *out) __attribute__((warn_unused_result));
@@ -30,8 +31,9 @@ int totp_value(const unsigned char *key, size_t keylen, uint64_t step,
  * steps of time now, one before and one after, skipping every step <=
  * last (a step once accepted is never accepted again). Every candidate
  * is computed and compared in constant time, so how long it takes says
- * nothing of which matched. Returns 0 with the matched step in *step,
- * or -1 (no match, malformed code, crypto failure).
+ * nothing of which matched; when two match, the later step is returned.
+ * Returns 0 with the matched step in *step, or -1 (no match, malformed
+ * code, now < 0, crypto failure) with *step untouched.
  */
 int totp_check(const unsigned char *key, size_t keylen, const char *code,
     size_t len, int64_t now, int64_t last, int64_t *step)
@@ -47,8 +49,9 @@ long totp_base32(const unsigned char *in, size_t len, char *out, size_t cap)
 /*
  * The Key Uri Format URI authenticator apps read:
  * otpauth://totp/ISSUER:ACCOUNT?secret=B32&issuer=ISSUER&algorithm=SHA1&digits=6&period=30
- * with issuer and account percent-encoded, into out (TOTP_URI_MAX).
- * Returns 0, or -1 when it does not fit.
+ * with issuer and account percent-encoded (all but RFC 3986 unreserved),
+ * into out (TOTP_URI_MAX). Returns 0, or -1 when it does not fit (out is
+ * then the empty string: no partial secret is left in it).
  */
 int totp_uri(const char *issuer, const char *account, const char *b32,
     char *out, size_t cap) __attribute__((warn_unused_result));
@@ -62,7 +65,8 @@ int totp_recovery_new(char *code) __attribute__((warn_unused_result));
 /*
  * The canonical form of a recovery code as typed (any case, '-' and
  * spaces anywhere ignored) into out (TOTP_RECOVERY_LEN + 1): the 10
- * lower-case letters. Returns 0, or -1 when it is not a recovery code.
+ * lower-case letters. Returns 0, or -1 when it is not a recovery code
+ * (len above 64 included; out untouched).
  */
 int totp_recovery_normalize(const char *in, size_t len, char *out)
     __attribute__((warn_unused_result));
