@@ -11,10 +11,10 @@ DESTDIR  ?=
 COVERAGE_GATE ?= 80
 
 COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfile epoch \
-             db db_sqlite db_pg store store_accounts batch tokens mail \
+             db db_sqlite db_pg store store_accounts store_mfa batch tokens mail totp keyfile seal \
              metrics prefork \
              http app
-ENDPOINTS := register login refresh me verify logout logout_all sessions account jwks \
+ENDPOINTS := register login refresh me verify logout logout_all sessions account mfa jwks \
              discovery healthz readyz metrics
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 

@@ -39,21 +39,6 @@
 #define FORGOT_DETAIL "if the address is registered, a message is on its way"
 #define TOKEN_WINDOW 3600            /* RESET_MAX, RESET_ADDR_MAX: per hour */
 
-/* The body as an object, or the 422 sent and NULL. */
-static struct json_object *account_body(struct http_req *req)
-{
-	struct json_object *body = NULL;
-
-	if (app_read_json(req, &body) != 0)
-		return NULL;
-	if (!json_object_is_type(body, json_type_object)) {
-		http_reply_error(req, AUTH_EINVAL, "body: must be a JSON object");
-		json_object_put(body);
-		return NULL;
-	}
-	return body;
-}
-
 /* A new password of body's field name, checked; the 422 sent on failure. */
 static int account_new_password(struct http_req *req, struct json_object *body,
     const char *name, const char **pw)
@@ -91,7 +76,7 @@ static void account_password(struct app *a, struct http_req *req)
 
 	if (app_authenticate(a, req, &claims, NULL) != 0)
 		return;
-	if ((body = account_body(req)) == NULL)
+	if ((body = app_read_object(req)) == NULL)
 		return;
 	if (json_get_string(body, "current_password", 1, PASSWORD_MAX, &cur,
 	    &len, detail, sizeof(detail)) != AUTH_OK) {
@@ -150,7 +135,7 @@ out:
 
 static void account_forgot(struct app *a, struct http_req *req)
 {
-	struct json_object *body = account_body(req), *o;
+	struct json_object *body = app_read_object(req), *o;
 	char detail[JSON_DETAIL_MAX], email[VALID_EMAIL_MAX + 1];
 	char token[MAIL_TOKEN_LEN + 1], hash[MAIL_HASH_HEX];
 	char ipkey[APP_CLIENT_KEY_MAX], msg[MAIL_MESSAGE_MAX];
@@ -212,7 +197,7 @@ out:
 static void account_use(struct app *a, struct http_req *req,
     enum store_ott_kind kind)
 {
-	struct json_object *body = account_body(req);
+	struct json_object *body = app_read_object(req);
 	char detail[JSON_DETAIL_MAX], hash[MAIL_HASH_HEX];
 	char pwhash[PASSWORD_HASH_MAX], user_id[VALID_UUID_SIZE];
 	char ipkey[APP_CLIENT_KEY_MAX];
@@ -309,11 +294,7 @@ static void account_resend(struct app *a, struct http_req *req)
 	http_reply_json(req, 202, HTTP_NO_STORE, done, sizeof(done) - 1);
 }
 
-static const struct {
-	const char *path;
-	int body;                    /* needs a JSON body */
-	void (*handle)(struct app *a, struct http_req *req);
-} account_routes[] = {
+static const struct app_route account_routes[] = {
 	{ "/auth/password", 1, account_password },
 	{ "/auth/password/forgot", 1, account_forgot },
 	{ "/auth/password/reset", 1, account_reset },
@@ -323,23 +304,8 @@ static const struct {
 
 static void account(struct app *a, struct http_req *req)
 {
-	const char *path = http_path(req);
-	size_t i;
-
-	for (i = 0; i < sizeof(account_routes) / sizeof(account_routes[0]); i++)
-		if (strcmp(path, account_routes[i].path) == 0)
-			break;
-	if (i == sizeof(account_routes) / sizeof(account_routes[0])) {
-		metrics_set_handler(a->metrics, NULL);
-		http_reply_error(req, AUTH_ENOTFOUND, NULL);
-		return;
-	}
-	metrics_set_handler(a->metrics, account_routes[i].path);
-	if (account_routes[i].body && req->body == NULL) {
-		http_reply_error(req, AUTH_ELENGTH, NULL);
-		return;
-	}
-	account_routes[i].handle(a, req);
+	app_route(a, req, account_routes,
+	    sizeof(account_routes) / sizeof(account_routes[0]));
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,10 @@
  *       checked; the attempt stays counted, nothing is reset
  *   403 email not verified: with REQUIRE_VERIFIED_EMAIL=1, likewise only
  *       after the password check (a disabled account says disabled)
+ *   403 {"detail":"mfa required","mfa_token"} for an account with TOTP
+ *       on, only after the password check: no pair, and nothing reset
+ *       (the attempt stays counted until /auth/mfa/verify issues the
+ *       pair), so guessing password and code together stays throttled
  *   401 invalid credentials: the same body and the same password work
  *       (a dummy hash stands in for an unknown email; every verification
  *       takes as long as one at the configured method and cost)
@@ -20,8 +24,35 @@
  */
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "app.h"
 #include "log.h"
+
+/* The 403 owing the second factor, with the token that carries it on. */
+static void login_mfa_required(struct app *a, struct http_req *req,
+    const char *user_id)
+{
+	char token[JWT_MAX_LEN + 1];
+	struct json_object *o;
+	const char *out;
+	size_t len = 0;
+	enum auth_err rc = tokens_mfa_challenge(&a->tokens, user_id, token);
+
+	if (rc != AUTH_OK) {
+		http_reply_error(req, rc, NULL);
+		return;
+	}
+	log_event(LOG_INFO, "mfa_required", LOG_STR("user_id", user_id),
+	    LOG_STR("client", req->remote_addr));
+	o = json_object_new_object();
+	json_object_object_add(o, "detail", json_object_new_string("mfa required"));
+	json_object_object_add(o, "mfa_token", json_object_new_string(token));
+	out = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	http_reply_json(req, 403, HTTP_NO_STORE, out, len);
+	json_object_put(o);
+	OPENSSL_cleanse(token, sizeof(token));
+}
 
 static void login(struct app *a, struct http_req *req)
 {
@@ -80,6 +111,23 @@ static void login(struct app *a, struct http_req *req)
 		}
 		if (rc != AUTH_OK && rc != AUTH_ENOTFOUND) {
 			http_reply_error(req, rc, NULL);
+			goto out;
+		}
+	}
+	{
+		struct store_mfa m;
+
+		/* Unknown state is no "off": 503 until it can be read. */
+		rc = store_mfa_get(a->store, user_id, &m);
+		OPENSSL_cleanse(m.secret, sizeof(m.secret));
+		if (rc != AUTH_OK && rc != AUTH_ENOTFOUND) {
+			http_reply_error(req, rc, NULL);
+			goto out;
+		}
+		/* A disabled account says so below, never "mfa required". */
+		if (rc == AUTH_OK && !m.disabled &&
+		    m.state == STORE_MFA_ENABLED) {
+			login_mfa_required(a, req, user_id);
 			goto out;
 		}
 	}

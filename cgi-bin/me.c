@@ -1,7 +1,7 @@
 /*
  * GET /auth/me  Authorization: Bearer <access token>
- *   200 {"id","email","email_verified","mfa"} (mfa: false until a second
- *       factor exists; email_verified false while migration 006 is pending)
+ *   200 {"id","email","email_verified","mfa"} (mfa: TOTP confirmed;
+ *       both false while migrations 006 / 007 are pending)
  *   401 with WWW-Authenticate: no header, bad or expired token, a refresh
  *       token, a revoked session, or a user that no longer exists
  */
@@ -11,7 +11,7 @@ static void me(struct app *a, struct http_req *req)
 {
 	struct json_object *o;
 	struct jwt_claims claims;
-	int verified = 0;
+	int verified = 0, mfa = 0;
 	char email[VALID_EMAIL_MAX + 1];
 	enum auth_err rc;
 	const char *body;
@@ -19,7 +19,8 @@ static void me(struct app *a, struct http_req *req)
 
 	if (app_authenticate(a, req, &claims, email) != 0)
 		return;
-	rc = tokens_email_verified(&a->tokens, claims.sub, &verified);
+	rc = tokens_account_flags(&a->tokens, claims.sub, &verified,
+	    &mfa);
 	if (rc == AUTH_ENOTFOUND) {
 		http_reply_error(req, AUTH_ETOKEN, NULL);   /* deleted just now */
 		return;
@@ -37,7 +38,8 @@ static void me(struct app *a, struct http_req *req)
 	json_object_object_add(o, "email", json_object_new_string(email));
 	json_object_object_add(o, "email_verified",
 	    json_object_new_boolean(rc == AUTH_OK && verified));
-	json_object_object_add(o, "mfa", json_object_new_boolean(0));
+	json_object_object_add(o, "mfa",
+	    json_object_new_boolean(rc == AUTH_OK && mfa));
 	body = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	http_reply_json(req, 200, HTTP_NO_STORE, body, len);

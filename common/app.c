@@ -49,6 +49,9 @@ static int app_load(struct app *a, const struct app_endpoint *ep, char *err,
 	    a->cfg.refresh_signing != CONFIG_REFRESH_HS256,
 	    a->cfg.refresh_extra_keys, err, errlen) != 0)
 		return -1;
+	if ((ep->needs & APP_MFA_KEY) && seal_key_load(&a->mfa_key,
+	    a->cfg.mfa_key_path, "MFA_KEY_PATH", err, errlen) != 0)
+		return -1;
 	if ((ep->needs & APP_PASSWORD) && password_init(&a->pw,
 	    a->cfg.hash_method, a->cfg.bcrypt_cost, 1, err, errlen) != 0)
 		return -1;
@@ -83,6 +86,7 @@ static void app_unload(struct app *a)
 	password_free(a->pw);
 	store_close(a->store);
 	jwt_keys_free(a->keys);
+	seal_key_wipe(&a->mfa_key);
 }
 
 int app_main(int argc, char **argv, const struct app_endpoint *ep)
@@ -278,6 +282,42 @@ int app_authenticate(struct app *a, struct http_req *req,
 	}
 	snprintf(req->user_id, sizeof(req->user_id), "%s", claims->sub);
 	return 0;
+}
+
+struct json_object *app_read_object(struct http_req *req)
+{
+	struct json_object *body = NULL;
+
+	if (app_read_json(req, &body) != 0)
+		return NULL;
+	if (!json_object_is_type(body, json_type_object)) {
+		http_reply_error(req, AUTH_EINVAL, "body: must be a JSON object");
+		json_object_put(body);
+		return NULL;
+	}
+	return body;
+}
+
+void app_route(struct app *a, struct http_req *req,
+    const struct app_route *routes, size_t n)
+{
+	const char *path = http_path(req);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(path, routes[i].path) == 0)
+			break;
+	if (i == n) {
+		metrics_set_handler(a->metrics, NULL);
+		http_reply_error(req, AUTH_ENOTFOUND, NULL);
+		return;
+	}
+	metrics_set_handler(a->metrics, routes[i].path);
+	if (routes[i].body && req->body == NULL) {
+		http_reply_error(req, AUTH_ELENGTH, NULL);
+		return;
+	}
+	routes[i].handle(a, req);
 }
 
 struct tokens_client app_client(const struct http_req *req)

@@ -10,6 +10,7 @@
 #include "jwt.h"
 #include "metrics.h"
 #include "password.h"
+#include "seal.h"
 #include "store.h"
 #include "tokens.h"
 #include "valid.h"
@@ -34,6 +35,8 @@
  * takes no body); the routes that need one answer 411 themselves.
  */
 #define APP_BODY_OPTIONAL (1u << 8)
+/* The MFA key (MFA_KEY_PATH), which seals and opens TOTP secrets. */
+#define APP_MFA_KEY  (1u << 9)
 
 struct app {
 	struct config cfg;
@@ -43,6 +46,7 @@ struct app {
 	struct metrics *metrics;
 	struct tokens tokens;
 	struct batch_client batch;   /* with APP_BATCH, in a FastCGI worker */
+	struct seal_key mfa_key;     /* with APP_MFA_KEY */
 };
 
 struct app_endpoint {
@@ -62,6 +66,20 @@ struct app_endpoint {
  * CGI it serves one request. With --check-config it stops after loading.
  */
 int app_main(int argc, char **argv, const struct app_endpoint *ep);
+
+/* One route of a program serving several (account, mfa). */
+struct app_route {
+	const char *path;
+	int body;                    /* needs a JSON body: 411 without one */
+	void (*handle)(struct app *a, struct http_req *req);
+};
+
+/*
+ * Hand req to the route of routes[0..n) its path names, counting it in
+ * metrics under that path; 404 for a path of none.
+ */
+void app_route(struct app *a, struct http_req *req,
+    const struct app_route *routes, size_t n);
 
 /* Email and password from a {"email","password"} body. */
 struct app_credentials {
@@ -83,6 +101,9 @@ void app_credentials_free(struct app_credentials *cr);
  * Sends the 422 itself and returns -1 on failure.
  */
 int app_read_json(struct http_req *req, struct json_object **out);
+
+/* The body as a JSON object, or the 422 sent and NULL. */
+struct json_object *app_read_object(struct http_req *req);
 
 /*
  * The refresh token of a {"refresh_token": "..."} body or of a bare JSON

@@ -40,6 +40,8 @@ struct config {
 	enum config_refresh_signing refresh_signing; /* derived from it */
 	const char *refresh_key_path;    /* HS256 refresh key, base64url */
 	const char *refresh_extra_keys;  /* retired ones, colon-separated */
+	const char *mfa_key_path;        /* seals TOTP secrets, base64url */
+	const char *mfa_issuer;          /* otpauth:// issuer, apps show it */
 	const char *iss;
 	int iss_url;                     /* derived: JWT_ISS is an http(s) URL */
 	const char *aud;                 /* "" when unset */

@@ -24,6 +24,9 @@
 
 #include "b64url.h"
 #include "json.h"
+#include "keyfile.h"
+
+_Static_assert(JWT_HMAC_KEY_LEN == KEYFILE_KEY_LEN, "a refresh key is a key file");
 
 #define JWT_HEADER_MAX 512       /* decoded header bytes we accept */
 #define JWT_SIG_MAX 1024         /* RSA-8192 signature bytes */
@@ -31,8 +34,6 @@
 #define JWT_TIME_MAX 253402300799LL  /* 9999-12-31T23:59:59Z */
 #define JWT_HMAC_LEN 32          /* HMAC-SHA-256 output */
 #define JWT_HMAC_KID_BYTES 16    /* of the key's SHA-256, in its kid */
-#define JWT_HMAC_KEY_B64 43      /* base64url of JWT_HMAC_KEY_LEN bytes */
-#define JWT_HMAC_FILE_MAX 128    /* bytes of a key file we read */
 
 struct jwt_key {
 	EVP_PKEY *pkey;
@@ -75,7 +76,12 @@ struct jwt_keys {
 static const char *const jwt_typ_names[] = {
 	[JWT_TYP_ACCESS] = "at+jwt",
 	[JWT_TYP_REFRESH] = "rt+jwt",
+	[JWT_TYP_MFA] = "mfa+jwt",
 };
+
+/* RFC 8176 names of the JWT_AMR_* bits, in bit order. */
+static const char *const jwt_amr_names[] = { "pwd", "otp" };
+#define JWT_AMR_COUNT (sizeof(jwt_amr_names) / sizeof(jwt_amr_names[0]))
 
 /* base64url of a BIGNUM parameter of pkey ("n" or "e"). */
 static int jwt_b64_param(EVP_PKEY *pkey, const char *name, char *out,
@@ -330,67 +336,7 @@ fail:
 	return -1;
 }
 
-/*
- * Read the key file path into key (JWT_HMAC_KEY_LEN bytes). Refused: a
- * file group or others may access, anything but 43 base64url characters
- * and one optional newline. Returns 0, -1 with err set, or ENOENT as is
- * (err set too) so that an optional key may be absent.
- */
-static int jwt_hmac_read(const char *path, const char *setting,
-    unsigned char *key, char *err, size_t errlen)
-{
-	char text[JWT_HMAC_FILE_MAX + 1];
-	struct stat st;
-	ssize_t n = 0, got;
-	int fd, rc = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = errno == ENOENT ? ENOENT : -1;
-		snprintf(err, errlen, "%s: cannot open %s: %s", setting, path,
-		    strerror(errno));
-		return rc;
-	}
-	/* fstat, not stat: the file checked is the file read. */
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s is not a regular file", setting,
-		    path);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s: %s is a secret key, but group or "
-		    "others may access it (mode %04o): chmod 600 it", setting,
-		    path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	while ((size_t)n < sizeof(text) - 1 &&
-	    (got = read(fd, text + n, sizeof(text) - 1 - (size_t)n)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			snprintf(err, errlen, "%s: cannot read %s", setting, path);
-			goto out;
-		}
-		n += got;
-	}
-	if (n > 0 && text[n - 1] == '\n')
-		n--;
-	if (n != JWT_HMAC_KEY_B64 ||
-	    b64url_decode(key, JWT_HMAC_KEY_LEN, text, (size_t)n) !=
-	    JWT_HMAC_KEY_LEN) {
-		snprintf(err, errlen, "%s: %s does not hold a %d-bit key as "
-		    "%d base64url characters (scripts/gen-keys.sh makes one)",
-		    setting, path, 8 * JWT_HMAC_KEY_LEN, JWT_HMAC_KEY_B64);
-		goto out;
-	}
-	rc = 0;
-out:
-	OPENSSL_cleanse(text, sizeof(text));
-	close(fd);
-	return rc;
-}
-
-/* Key path's HS256 key into the next slot; ENOENT as jwt_hmac_read. */
+/* Key path's HS256 key into the next slot; ENOENT as keyfile_read. */
 static int jwt_hmac_add(struct jwt_keys *ks, const char *path,
     const char *setting, char *err, size_t errlen)
 {
@@ -406,7 +352,7 @@ static int jwt_hmac_add(struct jwt_keys *ks, const char *path,
 		return -1;
 	}
 	k = &ks->hkeys[ks->hcount];
-	rc = jwt_hmac_read(path, setting, key, err, errlen);
+	rc = keyfile_read(path, setting, key, err, errlen);
 	if (rc != 0)
 		goto out;
 	rc = -1;
@@ -558,7 +504,20 @@ static struct json_object *jwt_payload(const struct jwt_claims *c,
 	json_object_object_add(o, "iat", json_object_new_int64(c->iat));
 	json_object_object_add(o, "exp", json_object_new_int64(c->exp));
 	json_object_object_add(o, "jti", json_object_new_string(c->jti));
-	json_object_object_add(o, "sid", json_object_new_string(c->sid));
+	if (c->typ != JWT_TYP_MFA)
+		json_object_object_add(o, "sid", json_object_new_string(c->sid));
+	if (c->typ == JWT_TYP_ACCESS ||
+	    (c->typ == JWT_TYP_REFRESH && (c->amr & JWT_AMR_OTP))) {
+		struct json_object *a = json_object_new_array();
+		unsigned amr = c->amr != 0 ? c->amr : JWT_AMR_PWD;
+		size_t i;
+
+		for (i = 0; i < JWT_AMR_COUNT; i++)
+			if (amr & (1u << i))
+				json_object_array_add(a,
+				    json_object_new_string(jwt_amr_names[i]));
+		json_object_object_add(o, "amr", a);
+	}
 	return o;
 }
 
@@ -683,6 +642,36 @@ static int jwt_str_eq(struct json_object *v, const char *want)
 	return json_object_is_type(v, json_type_string) &&
 	    (size_t)json_object_get_string_len(v) == n &&
 	    memcmp(json_object_get_string(v), want, n) == 0;
+}
+
+/*
+ * obj's amr, when present, into *out: an array of 1..JWT_AMR_COUNT
+ * distinct known method names; 0 or -1. Absent: *out 0.
+ */
+static int jwt_amr(struct json_object *obj, unsigned *out)
+{
+	struct json_object *a;
+	size_t i, j, n;
+
+	*out = 0;
+	if (!json_object_object_get_ex(obj, "amr", &a))
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return -1;
+	n = json_object_array_length(a);
+	if (n == 0 || n > JWT_AMR_COUNT)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(a, i);
+
+		for (j = 0; j < JWT_AMR_COUNT; j++)
+			if (jwt_str_eq(v, jwt_amr_names[j]))
+				break;
+		if (j == JWT_AMR_COUNT || (*out & (1u << j)))
+			return -1;
+		*out |= 1u << j;
+	}
+	return 0;
 }
 
 /* 1 when the aud claim (string or array of strings) contains want. */
@@ -819,7 +808,8 @@ static int jwt_check_claims(struct json_object *p, enum jwt_typ want,
 	    nbf > now + pol->skew))
 		return -1;
 	if (jwt_uuid(p, "sub", out->sub) != 0 || jwt_uuid(p, "jti", out->jti) != 0 ||
-	    jwt_uuid(p, "sid", out->sid) != 0)
+	    (want != JWT_TYP_MFA && jwt_uuid(p, "sid", out->sid) != 0) ||
+	    jwt_amr(p, &out->amr) != 0)
 		return -1;
 	if (want == JWT_TYP_ACCESS && pol->aud != NULL && *pol->aud != '\0' &&
 	    !jwt_aud_ok(p, pol->aud))

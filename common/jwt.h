@@ -27,8 +27,19 @@ enum jwt_alg {
 
 enum jwt_typ {
 	JWT_TYP_ACCESS,          /* header typ "at+jwt" */
-	JWT_TYP_REFRESH          /* header typ "rt+jwt" */
+	JWT_TYP_REFRESH,         /* header typ "rt+jwt" */
+	JWT_TYP_MFA              /* header typ "mfa+jwt": a password passed,
+	                          * the second factor is owed; no sid */
 };
+
+/*
+ * Authentication methods (RFC 8176 "amr") of a session, fixed when it
+ * starts. Access tokens always say them ("pwd" when none is set); a
+ * refresh token carries them only when a second factor was passed, so
+ * that a rotation hands them on without reading the session.
+ */
+#define JWT_AMR_PWD (1u << 0)
+#define JWT_AMR_OTP (1u << 1)
 
 struct jwt_claims {
 	enum jwt_typ typ;
@@ -37,6 +48,7 @@ struct jwt_claims {
 	char sid[VALID_UUID_SIZE];
 	long long iat;
 	long long exp;
+	unsigned amr;            /* JWT_AMR_* bits; 0 in a token without amr */
 };
 
 /* What a verifier insists on, besides the key set. */
@@ -127,7 +139,8 @@ long jwt_sign_alg(const struct jwt_keys *keys, enum jwt_alg alg,
  * Verify token[0..len) as a token of type want at time now (Unix
  * seconds): alg exactly RS256 (checked before any crypto), typ, known
  * kid, signature, iss, aud (access tokens, when configured), exp > now -
- * skew, iat <= now + skew, and sub/jti/sid canonical UUIDs. Fills *out
+ * skew, iat <= now + skew, sub/jti/sid canonical UUIDs (no sid in an
+ * MFA token), and amr, when present, an array of known methods. Fills *out
  * and returns AUTH_OK, else AUTH_ETOKEN (AUTH_EINTERNAL on allocation
  * failure). Never says which check failed: callers answer alike.
  */

@@ -36,6 +36,8 @@ static const char *const metrics_handler_names[] = {
 	"/.well-known/jwks.json", "/.well-known/openid-configuration",
 	"/auth/verify", "/auth/password", "/auth/password/forgot",
 	"/auth/password/reset", "/auth/email/verify", "/auth/email/resend",
+	"/auth/mfa/totp/enroll", "/auth/mfa/totp/confirm",
+	"/auth/mfa/totp/disable", "/auth/mfa/verify",
 };
 #define METRICS_NAMED (sizeof(metrics_handler_names) / sizeof(char *))
 
@@ -43,7 +45,7 @@ static const char *const metrics_handler_names[] = {
 static const char *const metrics_proc_names[] = {
 	"register", "login", "refresh", "me", "logout", "logout_all",
 	"sessions", "jwks", "healthz", "readyz", "metrics", "front",
-	"discovery", "verify", "account", "mailer",
+	"discovery", "verify", "account", "mailer", "mfa",
 };
 #define METRICS_PROC_NAMED (sizeof(metrics_proc_names) / sizeof(char *))
 

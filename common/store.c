@@ -429,6 +429,8 @@ enum auth_err store_login(struct store *st, const struct store_grant *g)
 	 * fails to prepare inside one would abort it. NULL: before 005. */
 	struct db_stmt *d = store_lazy(st, LAZY_USER_DISABLED);
 
+	if (g->mfa != NULL && (rc = store_mfa_ready(st)) != AUTH_OK)
+		return rc;
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
 	if (d != NULL) {
@@ -440,6 +442,9 @@ enum auth_err store_login(struct store *st, const struct store_grant *g)
 			rc = step == DB_DONE ? AUTH_ENOTFOUND : (enum auth_err)-step;
 		db_reset(d);
 	}
+	/* The second factor used up only by the login that starts. */
+	if (rc == AUTH_OK && g->mfa != NULL)
+		rc = store_mfa_prove(st, g->user_id, g->mfa, g->now);
 	if (rc == AUTH_OK)
 		rc = store_insert_session(st, g);
 	if (rc == AUTH_OK && g->email != NULL) {
@@ -994,12 +999,15 @@ enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
     const char *email, int64_t now, struct store_admin_result *res)
 {
 	enum auth_err rc;
+	int had = 0;                 /* a second factor, deleted */
 
 	memset(res, 0, sizeof(*res));
 	if ((rc = store_admin_ready(st)) != AUTH_OK)
 		return rc;
-	/* Before 006 there is no outbox to clear: not an error. */
+	/* Before 006 there is no outbox to clear, before 007 no second
+	 * factor: not an error. */
 	(void)store_acct_ready(st);
+	(void)store_mfa_ready(st);
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
 	rc = store_admin_user(st, email, res->user_id);
@@ -1048,6 +1056,8 @@ enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
 		if (rc == AUTH_OK)
 			rc = store_outbox_forget(st, email);
 		if (rc == AUTH_OK)
+			rc = store_mfa_forget(st, res->user_id, &had);
+		if (rc == AUTH_OK)
 			rc = store_exec_text(st->lazy[LAZY_DELETE_TOKENS],
 			    res->user_id);
 		if (rc == AUTH_OK)
@@ -1060,6 +1070,15 @@ enum auth_err store_user_admin(struct store *st, enum store_admin_op op,
 			res->changed = db_changes(st->db) == 1;
 		break;
 	}
+	case STORE_ADMIN_RESET_MFA:
+		if (rc == AUTH_OK && st->mfa[0] == NULL)
+			rc = AUTH_EUNAVAIL;      /* 007 pending */
+		if (rc == AUTH_OK)
+			rc = store_mfa_forget(st, res->user_id, &res->changed);
+		if (rc == AUTH_OK)
+			rc = store_admin_revoke(st, res->user_id, now,
+			    &res->sessions);
+		break;
 	default:
 		rc = AUTH_EINTERNAL;
 		break;

@@ -24,6 +24,19 @@ struct store_grant {
 	const char *email;           /* login: its failure count is reset */
 	const char *refund_ip;       /* login: the attempt this address was
 	                              * charged is given back */
+	const struct store_mfa_proof *mfa;  /* login: the second factor it
+	                              * passed, used up with the session's start */
+};
+
+/*
+ * A second factor a login presents (POST /auth/mfa/verify), used up in
+ * the transaction that starts the session: the mfa_token's jti, and
+ * either the TOTP step its code matched or a recovery code's HMAC.
+ */
+struct store_mfa_proof {
+	const char *jti;
+	int64_t step;                /* > 0: a TOTP code of this step */
+	const char *recovery;        /* else: seal_mac of the recovery code */
 };
 
 /* A live session as GET /auth/sessions shows it. */
@@ -222,6 +235,8 @@ enum store_admin_op {
 	STORE_ADMIN_REVOKE,          /* every session revoked */
 	STORE_ADMIN_DELETE,          /* the user, its sessions, tokens and
 	                              * email-keyed login attempts deleted */
+	STORE_ADMIN_RESET_MFA,       /* second factor off, every session
+	                              * revoked */
 	STORE_ADMIN__MAX
 };
 
@@ -357,5 +372,55 @@ enum auth_err store_outbox_done(struct store *st, int64_t id)
 enum auth_err store_outbox_retry(struct store *st, int64_t id,
     int64_t next_attempt_at, const char *error)
     __attribute__((warn_unused_result));
+
+/* Migration 007 (store_mfa.c): AUTH_EUNAVAIL while it is pending. */
+
+enum store_mfa_state {
+	STORE_MFA_NONE,
+	STORE_MFA_PENDING,           /* enrolled, awaiting its first code */
+	STORE_MFA_ENABLED
+};
+
+#define STORE_MFA_SECRET_MAX 128     /* the sealed secret's text */
+
+struct store_mfa {
+	int disabled;                /* the account (authctl disable) */
+	enum store_mfa_state state;
+	char secret[STORE_MFA_SECRET_MAX];   /* sealed; "" with NONE */
+	int64_t last_step;           /* newest TOTP step accepted */
+};
+
+/* user_id's account flag and second factor; AUTH_ENOTFOUND: no user. */
+enum auth_err store_mfa_get(struct store *st, const char *user_id,
+    struct store_mfa *out) __attribute__((warn_unused_result));
+
+/*
+ * A pending enrollment of the sealed secret, replacing a pending one.
+ * AUTH_ECONFLICT when TOTP is enabled already.
+ */
+enum auth_err store_mfa_enroll(struct store *st, const char *user_id,
+    const char *sealed, int64_t now) __attribute__((warn_unused_result));
+
+/*
+ * Enable the pending enrollment of exactly the sealed secret whose code
+ * matched step, with the n recovery codes' HMACs (replacing any), and
+ * tell every node. AUTH_ECONFLICT when no such enrollment is pending.
+ */
+enum auth_err store_mfa_confirm(struct store *st, const char *user_id,
+    const char *sealed, int64_t step, const char *const *hashes, size_t n)
+    __attribute__((warn_unused_result));
+
+/*
+ * Use up proof's code (its jti is ignored) and turn TOTP off, recovery
+ * codes gone, every node told. AUTH_ECREDS when the code was used
+ * meanwhile or is no recovery code of the user; AUTH_ECONFLICT when TOTP
+ * is not enabled.
+ */
+enum auth_err store_mfa_disable(struct store *st, const char *user_id,
+    const struct store_mfa_proof *proof) __attribute__((warn_unused_result));
+
+/* Record the jti of an mfa_token issued to user_id, valid until expires_at. */
+enum auth_err store_mfa_challenge(struct store *st, const char *user_id,
+    const char *jti, int64_t expires_at) __attribute__((warn_unused_result));
 
 #endif

@@ -13,6 +13,7 @@
 
 #define STORE_LAZY_SLOTS 16
 #define STORE_ACCT_SLOTS 24
+#define STORE_MFA_SLOTS 16
 
 #define STORE_SQL_SLOTS 24
 
@@ -24,6 +25,7 @@ struct store {
 	struct db_stmt *reuse;         /* lazily prepared */
 	struct db_stmt *lazy[STORE_LAZY_SLOTS]; /* prepared on first use */
 	struct db_stmt *acct[STORE_ACCT_SLOTS]; /* store_accounts.c, migration 006 */
+	struct db_stmt *mfa[STORE_MFA_SLOTS];   /* store_mfa.c, migration 007 */
 	char path[4096];
 };
 
@@ -56,5 +58,22 @@ enum auth_err store_acct_ready(struct store *st);
 /* Inside the caller's transaction: drop the queued mail of recipient
  * (authctl delete); nothing when store_acct_ready did not succeed. */
 enum auth_err store_outbox_forget(struct store *st, const char *recipient);
+
+/*
+ * store_mfa.c: every statement of migration 007 prepared (before a
+ * transaction), or AUTH_EUNAVAIL while 007 is pending.
+ */
+enum auth_err store_mfa_ready(struct store *st);
+/* Inside the caller's transaction: use up proof for user_id at now.
+ * AUTH_ETOKEN: its mfa_token was used or expired; AUTH_ECREDS: its code
+ * was used meanwhile (a step not newer than the last, a recovery code
+ * gone). */
+enum auth_err store_mfa_prove(struct store *st, const char *user_id,
+    const struct store_mfa_proof *proof, int64_t now);
+/* Inside the caller's transaction: user_id's second factor, recovery
+ * codes and mfa_tokens deleted; *had: TOTP was enabled. Nothing when
+ * store_mfa_ready did not succeed. */
+enum auth_err store_mfa_forget(struct store *st, const char *user_id,
+    int *had);
 
 #endif

@@ -13,14 +13,19 @@
 
 #include "log.h"
 
-/* Sign an access/refresh pair of session sid with refresh id jti. */
+/*
+ * Sign an access/refresh pair of session sid with refresh id jti, for a
+ * session authenticated by amr (JWT_AMR_* bits).
+ */
 static enum auth_err tokens_sign_pair(struct tokens *t, const char *sub,
-    const char *sid, const char *jti, long long now, struct tokens_pair *out)
+    const char *sid, const char *jti, long long now, unsigned amr,
+    struct tokens_pair *out)
 {
 	struct jwt_claims c;
 
 	memset(&c, 0, sizeof(c));
 	c.typ = JWT_TYP_ACCESS;
+	c.amr = amr;
 	memcpy(c.sub, sub, VALID_UUID_SIZE);
 	memcpy(c.sid, sid, VALID_UUID_SIZE);
 	c.iat = now;
@@ -45,14 +50,15 @@ static enum auth_err tokens_sign_pair(struct tokens *t, const char *sub,
  * store grant that records it: what every issuing path shares.
  */
 static enum auth_err tokens_issue(struct tokens *t, const char *sub,
-    const char *sid, long long now, const struct tokens_client *cl,
-    struct tokens_pair *out, struct store_grant *g, char *jti)
+    const char *sid, long long now, unsigned amr,
+    const struct tokens_client *cl, struct tokens_pair *out,
+    struct store_grant *g, char *jti)
 {
 	enum auth_err rc;
 
 	if (valid_uuid_new(jti) != 0)
 		return AUTH_EINTERNAL;
-	rc = tokens_sign_pair(t, sub, sid, jti, now, out);
+	rc = tokens_sign_pair(t, sub, sid, jti, now, amr, out);
 	if (rc != AUTH_OK)
 		return rc;
 	memset(g, 0, sizeof(*g));
@@ -65,6 +71,7 @@ static enum auth_err tokens_issue(struct tokens *t, const char *sub,
 	g->ip = cl ? cl->ip : NULL;
 	g->email = cl ? cl->email : NULL;
 	g->refund_ip = cl ? cl->refund_ip : NULL;
+	g->mfa = cl ? cl->mfa : NULL;
 	return AUTH_OK;
 }
 
@@ -77,8 +84,8 @@ static enum auth_err tokens_new_session(struct tokens *t, const char *user_id,
 
 	if (valid_uuid_new(sid) != 0)
 		return AUTH_EINTERNAL;
-	return tokens_issue(t, user_id, sid, (long long)time(NULL), cl, out, g,
-	    jti);
+	return tokens_issue(t, user_id, sid, (long long)time(NULL),
+	    cl ? cl->amr : 0, cl, out, g, jti);
 }
 
 enum auth_err tokens_register(struct tokens *t, const char *email,
@@ -123,7 +130,8 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
 	    t->refresh_algs, &t->pol, now, &old);
 	if (rc != AUTH_OK)
 		return rc;
-	rc = tokens_issue(t, old.sub, old.sid, now, NULL, out, &g, jti);
+	/* The session's methods ride on its refresh tokens (jwt.h). */
+	rc = tokens_issue(t, old.sub, old.sid, now, old.amr, NULL, out, &g, jti);
 	if (rc != AUTH_OK)
 		return rc;
 	rc = t->batch != NULL ?
@@ -205,28 +213,60 @@ enum auth_err tokens_check_access(struct tokens *t, const char *token,
 	return rc;
 }
 
-enum auth_err tokens_email_verified(struct tokens *t, const char *user_id,
-    int *verified)
+enum auth_err tokens_account_flags(struct tokens *t, const char *user_id,
+    int *verified, int *mfa)
 {
 	struct tokens_cache_slot *slot = t->last;
 	struct store_account acc;
+	struct store_mfa m;
 	enum auth_err rc;
 	int ours = slot != NULL && slot->live &&
 	    strcmp(slot->claims.sub, user_id) == 0;
 
 	if (ours && slot->verified_known) {
 		*verified = slot->verified;
+		*mfa = slot->mfa;
 		return AUTH_OK;
 	}
+	*verified = *mfa = 0;
 	rc = store_account(t->store, user_id, &acc);
+	if (rc == AUTH_OK)
+		rc = store_mfa_get(t->store, user_id, &m);
 	if (rc != AUTH_OK)
 		return rc;
 	*verified = acc.email_verified != 0;
+	*mfa = m.state == STORE_MFA_ENABLED;
+	OPENSSL_cleanse(m.secret, sizeof(m.secret));
 	if (ours) {
 		slot->verified = *verified;
+		slot->mfa = *mfa;
 		slot->verified_known = 1;
 	}
 	return AUTH_OK;
+}
+
+enum auth_err tokens_mfa_challenge(struct tokens *t, const char *user_id,
+    char *out)
+{
+	struct jwt_claims c;
+	long long now = (long long)time(NULL);
+
+	memset(&c, 0, sizeof(c));
+	c.typ = JWT_TYP_MFA;
+	memcpy(c.sub, user_id, VALID_UUID_SIZE);
+	c.iat = now;
+	c.exp = now + TOKENS_MFA_TTL;
+	if (valid_uuid_new(c.jti) != 0 ||
+	    jwt_sign(t->keys, &c, &t->pol, out, JWT_MAX_LEN + 1) < 0)
+		return AUTH_EINTERNAL;
+	return store_mfa_challenge(t->store, user_id, c.jti, c.exp);
+}
+
+enum auth_err tokens_mfa_check(struct tokens *t, const char *token,
+    size_t len, struct jwt_claims *claims)
+{
+	return jwt_verify(t->keys, token, len, JWT_TYP_MFA, &t->pol,
+	    (long long)time(NULL), claims);
 }
 
 enum auth_err tokens_logout(struct tokens *t, const char *token, size_t len,

@@ -34,6 +34,7 @@ struct tokens_cache_slot {
 	long long checked;           /* second it was read in */
 	char email[VALID_EMAIL_MAX + 1];
 	int verified;                /* email_verified, when verified_known */
+	int mfa;                     /* TOTP enabled, when verified_known */
 	int verified_known;          /* read with this session answer */
 };
 
@@ -65,6 +66,8 @@ struct tokens_client {
 	const char *ip;
 	const char *email;           /* login: reset its failure count */
 	const char *refund_ip;       /* login: give this address's attempt back */
+	unsigned amr;                /* JWT_AMR_* the session starts with; 0: pwd */
+	const struct store_mfa_proof *mfa;  /* login: second factor to use up */
 };
 
 /*
@@ -83,6 +86,21 @@ enum auth_err tokens_login(struct tokens *t, const char *user_id,
     __attribute__((warn_unused_result));
 
 /*
+ * A login owes its second factor: sign an mfa_token for user_id (typ
+ * mfa+jwt, TOKENS_MFA_TTL seconds) into out (JWT_MAX_LEN + 1) and record
+ * its jti, which the login that uses it deletes (single use).
+ */
+#define TOKENS_MFA_TTL 300
+enum auth_err tokens_mfa_challenge(struct tokens *t, const char *user_id,
+    char *out) __attribute__((warn_unused_result));
+/*
+ * Verify an mfa_token (RS256, typ mfa+jwt, not expired): AUTH_OK with
+ * claims (sub, jti), else AUTH_ETOKEN. Whether it is still unused is
+ * decided when it is used (struct store_mfa_proof).
+ */
+enum auth_err tokens_mfa_check(struct tokens *t, const char *token,
+    size_t len, struct jwt_claims *claims) __attribute__((warn_unused_result));
+/*
  * Rotate a refresh token: AUTH_ETOKEN when it does not verify,
  * AUTH_EREVOKED when it is expired, revoked or replayed (a replay also
  * revokes its session; *how says which), AUTH_OK with a new pair.
@@ -99,13 +117,14 @@ enum auth_err tokens_refresh(struct tokens *t, const char *token, size_t len,
  * cache above says.
  */
 /*
- * email_verified of user_id, the subject of the last tokens_check_access:
+ * email_verified and the second factor being on (*mfa) of user_id, the
+ * subject of the last tokens_check_access:
  * read from the database once per cached session answer, and kept as
  * long as it (/auth/me would otherwise query twice on every request).
  * AUTH_ENOTFOUND when the account is gone.
  */
-enum auth_err tokens_email_verified(struct tokens *t, const char *user_id,
-    int *verified) __attribute__((warn_unused_result));
+enum auth_err tokens_account_flags(struct tokens *t, const char *user_id,
+    int *verified, int *mfa) __attribute__((warn_unused_result));
 
 enum auth_err tokens_check_access(struct tokens *t, const char *token,
     size_t len, long long now, struct jwt_claims *claims, char *email)

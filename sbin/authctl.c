@@ -436,9 +436,9 @@ static int authctl_change(struct authctl *a)
 		[CMD_ENABLE] = STORE_ADMIN_ENABLE,
 		[CMD_DELETE] = STORE_ADMIN_DELETE,
 		[CMD_REVOKE] = STORE_ADMIN_REVOKE,
+		[CMD_RESET_MFA] = STORE_ADMIN_RESET_MFA,
 	};
 	struct store_admin_result r;
-	struct store_user u;
 	enum auth_err rc;
 	int logfd = authctl_log_open(a), code = AUTHCTL_OK;
 	const char *name = authctl_cmds[a->cmd].name;
@@ -447,16 +447,8 @@ static int authctl_change(struct authctl *a)
 		return authctl_fail(AUTHCTL_UNAVAIL, "cannot open the log (LOG_FILE"
 		    " or RUN_DIR/auth.log): %s; nothing changed", strerror(errno));
 	memset(&r, 0, sizeof(r));
-	if (a->cmd == CMD_RESET_MFA) {
-		/* No second factor exists yet (TOTP, issue 13): every
-		 * account has none enrolled, so there is nothing to reset. */
-		rc = store_user_show(a->store, a->email, (int64_t)time(NULL), &u);
-		if (rc == AUTH_OK)
-			snprintf(r.user_id, sizeof(r.user_id), "%s", u.id);
-	} else {
-		rc = store_user_admin(a->store, ops[a->cmd], a->email,
-		    (int64_t)time(NULL), &r);
-	}
+	rc = store_user_admin(a->store, ops[a->cmd], a->email,
+	    (int64_t)time(NULL), &r);
 	if (rc == AUTH_ENOTFOUND) {
 		code = authctl_fail(AUTHCTL_NOTFOUND, "%s: no such account; "
 		    "nothing changed", a->email);
@@ -500,8 +492,9 @@ static int authctl_change(struct authctl *a)
 		printf("revoked %ld live session(s) of %s\n", r.sessions, a->email);
 		break;
 	default:
-		printf("%s has no second factor enrolled; nothing to reset\n",
-		    a->email);
+		printf(r.changed ? "second factor of %s removed; %ld live "
+		    "session(s) revoked\n" : "%s had no second factor; %ld live "
+		    "session(s) revoked\n", a->email, r.sessions);
 		break;
 	}
 out:

@@ -52,7 +52,7 @@
 #include "metrics.h"
 #include "pidfile.h"
 
-#define PROC_MAX 16
+#define PROC_MAX 20                /* metrics.c counts the restarts of as many */
 #define PROC_ARGS 16
 #define PROC_QUICK_S 2           /* died sooner than this: back off */
 #define PROC_BACKOFF_MAX_MS 30000

@@ -307,7 +307,7 @@ REFRESH_WORKERS_PER_CORE=12
 # is unset: three nodes within the server's default max_connections (100).
 DB_MAX_CONNECTIONS_DEFAULT=30
 # The endpoints whose every worker holds a database connection.
-DB_ENDPOINTS="register login refresh me verify logout logout_all sessions account readyz metrics"
+DB_ENDPOINTS="register login refresh me verify logout logout_all sessions account mfa readyz metrics"
 
 # children_var EP: the variable that sets endpoint EP's worker count,
 # FCGI_CHILDREN_<EP> (e.g. FCGI_CHILDREN_LOGIN) or FCGI_CHILDREN; nothing

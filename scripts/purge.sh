@@ -87,6 +87,10 @@ if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]; then
 		purge_batches "expired one-time tokens" one_time_tokens hash \
 			"x.expires_at < $((now - grace))"
 	fi
+	if [ "$(pg "SELECT to_regclass('mfa_tokens') IS NOT NULL")" = t ]; then
+		purge_batches "expired mfa tokens" mfa_tokens jti \
+			"x.expires_at < $((now - grace))"
+	fi
 	exit 0
 fi
 
@@ -115,4 +119,8 @@ purge_batches "stale login counters" \
 if [ "$(sqlite3 -batch "$db" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'one_time_tokens'")" = 1 ]; then
 	purge_batches "expired one-time tokens" \
 		"DELETE FROM one_time_tokens WHERE rowid IN (SELECT rowid FROM one_time_tokens WHERE expires_at < $((now - grace)) LIMIT $batch);"
+fi
+if [ "$(sqlite3 -batch "$db" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mfa_tokens'")" = 1 ]; then
+	purge_batches "expired mfa tokens" \
+		"DELETE FROM mfa_tokens WHERE rowid IN (SELECT rowid FROM mfa_tokens WHERE expires_at < $((now - grace)) LIMIT $batch);"
 fi

@@ -99,11 +99,11 @@ esac
 
 # Margin added to the retention of a retired key (documented above).
 RELOAD_ALLOWANCE=60
-# The endpoints that hold the key; refresh, login and register sign.
+# The endpoints that hold the key; refresh, login, register and mfa sign.
 if [ "$kind" = rsa ]; then
-	ENDPOINTS="me verify sessions account logout_all logout jwks metrics readyz healthz refresh login register"
+	ENDPOINTS="me verify sessions account logout_all logout jwks metrics readyz healthz mfa refresh login register"
 else
-	ENDPOINTS="logout refresh login register"
+	ENDPOINTS="logout mfa refresh login register"
 fi
 
 # int_setting NAME DEFAULT MIN MAX: $NAME (DEFAULT when unset) as a plain

@@ -50,7 +50,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8080}
 READ_TIMEOUT=${READ_TIMEOUT:-10}
 FRONT=${FRONT:-lighttpd}
-ENDPOINTS=${ENDPOINTS:-"register login refresh me verify logout logout_all sessions account jwks discovery healthz readyz metrics"}
+ENDPOINTS=${ENDPOINTS:-"register login refresh me verify logout logout_all sessions account mfa jwks discovery healthz readyz metrics"}
 
 # int_between NAME LOW HIGH: die with one line unless $NAME is an integer
 # in [LOW, HIGH] (at most 9 digits, so no test ever overflows).
@@ -150,6 +150,11 @@ if [ "${REFRESH_TOKEN_SIGNING:-rs256}" = hs256 ] &&
 	[ ! -e ./keys/refresh.key ]; then
 	echo "start: no refresh key in ./keys; generating a DEVELOPMENT refresh key" >&2
 	"$(auth_script gen-keys)" --refresh ./keys
+fi
+if [ "${MFA_KEY_PATH:-./keys/mfa.key}" = ./keys/mfa.key ] &&
+	[ ! -e ./keys/mfa.key ]; then
+	echo "start: no MFA key in ./keys; generating a DEVELOPMENT MFA key" >&2
+	"$(auth_script gen-keys)" --mfa ./keys
 fi
 
 "$(auth_script migrate)" up

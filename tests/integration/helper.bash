@@ -37,6 +37,7 @@ stack_env() {
 	fi
 	export JWT_PRIVATE_KEY_PATH=$dir/keys/jwt_private.pem
 	export JWT_PUBLIC_KEY_PATH=$dir/keys/jwt_public.pem
+	export MFA_KEY_PATH=$dir/keys/mfa.key
 	export BCRYPT_COST=${BCRYPT_COST:-4}
 	export FCGI_CHILDREN=${FCGI_CHILDREN:-2}
 	export HOST=127.0.0.1
