@@ -53,10 +53,20 @@ stack_env() {
 stack_start() {
 	[ -n "${WORK:-}" ] || stack_env "$(mktemp -d "${BATS_FILE_TMPDIR:-/tmp}/stack.XXXXXX")"
 	[ -e "$JWT_PRIVATE_KEY_PATH" ] || "$ROOT/scripts/gen-keys.sh" "$WORK/keys" >/dev/null
-	( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >"$WORK/start.out" 2>&1 || {
-		cat "$WORK/start.out" >&2
-		return 1
-	}
+	local try
+	for try in 1 2 3; do
+		( cd "$WORK" && "$ROOT/scripts/start.sh" --background ) >"$WORK/start.out" 2>&1 &&
+			return 0
+		# Files run side by side: another stack may have taken the port
+		# free_port chose before ours bound it. A new port, then.
+		grep -qE 'in use|Address already in use' "$WORK/start.out" || break
+		( cd "$WORK" && "$ROOT/scripts/stop.sh" ) >/dev/null 2>&1
+		PORT=$(free_port)
+		BASE="http://127.0.0.1:$PORT"
+		echo "stack_start: port taken (try $try); now $PORT" >&2
+	done
+	cat "$WORK/start.out" >&2
+	return 1
 }
 
 stack_stop() {
