@@ -526,9 +526,11 @@ static void roundtrip(enum jwt_typ typ)
 	assert_string_equal(obj_str(h, "kid"), fx.kid_a);
 	json_object_put(h);
 
-	/* Payload: iss, sub, iat, exp, jti, sid; no aud without policy aud. */
+	/* Payload: iss, sub, iat, exp, jti, sid, and amr on access tokens;
+	 * no aud without policy aud. */
 	p = seg_json(tok, (size_t)n, 1);
-	assert_int_equal(json_object_object_length(p), 6);
+	assert_int_equal(json_object_object_length(p),
+	    typ == JWT_TYP_ACCESS ? 7 : 6);
 	assert_string_equal(obj_str(p, "iss"), ISS);
 	assert_string_equal(obj_str(p, "sub"), SUB);
 	assert_string_equal(obj_str(p, "jti"), JTI);
@@ -594,7 +596,7 @@ static void test_aud_only_on_access(void **state)
 	n = sign_std(tok, sizeof(tok), JWT_TYP_ACCESS, &pol_aud);
 	p = seg_json(tok, n, 1);
 	assert_string_equal(obj_str(p, "aud"), AUD);
-	assert_int_equal(json_object_object_length(p), 7);
+	assert_int_equal(json_object_object_length(p), 8);   /* with amr */
 	json_object_put(p);
 	assert_int_equal(jwt_verify(fx.ks, tok, n, JWT_TYP_ACCESS, &pol_aud,
 	    NOW, &out), AUTH_OK);
@@ -651,6 +653,120 @@ static void test_typ_confusion(void **state)
 	n = sign_std(tok, sizeof(tok), JWT_TYP_REFRESH, &pol_plain);
 	ACCEPTED(tok, n, JWT_TYP_REFRESH);
 	REFUSED(tok, n, JWT_TYP_ACCESS);
+}
+
+/* ------------------------------------------------------------------ */
+/* amr and MFA tokens                                                  */
+
+/* The decoded payload of tok into out (NUL terminated). */
+static void payload_of(const char *tok, char *out, size_t cap)
+{
+	const char *d1 = strchr(tok, '.'), *d2 = strrchr(tok, '.');
+	long n;
+
+	assert_non_null(d1);
+	n = b64url_decode((unsigned char *)out, cap - 1, d1 + 1,
+	    (size_t)(d2 - d1 - 1));
+	assert_true(n > 0);
+	out[n] = '\0';
+}
+
+/* Sign claims of typ with amr; verify as typ; return the amr read. */
+static unsigned amr_roundtrip(enum jwt_typ typ, unsigned amr, char *payload,
+    size_t cap)
+{
+	char tok[TOKCAP];
+	struct jwt_claims c;
+	long n;
+
+	claims_std(&c, typ);
+	c.amr = amr;
+	n = jwt_sign(fx.ks, &c, &pol_plain, tok, sizeof(tok));
+	assert_true(n > 0);
+	payload_of(tok, payload, cap);
+	memset(&c, 0xff, sizeof(c));
+	assert_int_equal(jwt_verify(fx.ks, tok, (size_t)n, typ, &pol_plain, NOW,
+	    &c), AUTH_OK);
+	return c.amr;
+}
+
+static void test_amr(void **state)
+{
+	char pl[1024];
+
+	(void)state;
+	/* Access tokens always say how: "pwd" when nothing else is set. */
+	assert_int_equal(amr_roundtrip(JWT_TYP_ACCESS, 0, pl, sizeof(pl)),
+	    JWT_AMR_PWD);
+	assert_non_null(strstr(pl, "\"amr\":[\"pwd\"]"));
+	assert_int_equal(amr_roundtrip(JWT_TYP_ACCESS,
+	    JWT_AMR_PWD | JWT_AMR_OTP, pl, sizeof(pl)),
+	    JWT_AMR_PWD | JWT_AMR_OTP);
+	assert_non_null(strstr(pl, "\"amr\":[\"pwd\",\"otp\"]"));
+	/* Refresh tokens carry it only past a second factor. */
+	assert_int_equal(amr_roundtrip(JWT_TYP_REFRESH, JWT_AMR_PWD, pl,
+	    sizeof(pl)), 0);
+	assert_null(strstr(pl, "amr"));
+	assert_int_equal(amr_roundtrip(JWT_TYP_REFRESH,
+	    JWT_AMR_PWD | JWT_AMR_OTP, pl, sizeof(pl)),
+	    JWT_AMR_PWD | JWT_AMR_OTP);
+}
+
+static void test_amr_forged(void **state)
+{
+	static const char *const bad[] = {
+		"\"amr\":\"pwd\"", "\"amr\":[]", "\"amr\":[\"pwd\",\"pwd\"]",
+		"\"amr\":[\"sms\"]", "\"amr\":[\"pwd\",\"otp\",\"mfa\"]",
+		"\"amr\":[1]", "\"amr\":null", "\"amr\":[\"PWD\"]",
+		"\"amr\":[\"pwd\\u0000\"]", NULL
+	};
+	char tok[TOKCAP];
+	struct pl p = pl_std();
+	struct jwt_claims c;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; bad[i] != NULL; i++) {
+		p.extra = bad[i];
+		n = forge_pl(tok, sizeof(tok), &p);
+		if (vfy(tok, n, JWT_TYP_ACCESS) != AUTH_ETOKEN)
+			fail_msg("%s accepted", bad[i]);
+	}
+	p.extra = "\"amr\":[\"otp\",\"pwd\"]";
+	n = forge_pl(tok, sizeof(tok), &p);
+	assert_int_equal(jwt_verify(fx.ks, tok, n, JWT_TYP_ACCESS, &pol_plain,
+	    NOW, &c), AUTH_OK);
+	assert_int_equal(c.amr, JWT_AMR_PWD | JWT_AMR_OTP);
+}
+
+static void test_mfa_token(void **state)
+{
+	char tok[TOKCAP], pl[1024];
+	struct jwt_claims c;
+	size_t n;
+
+	(void)state;
+	n = sign_std(tok, sizeof(tok), JWT_TYP_MFA, &pol_plain);
+	payload_of(tok, pl, sizeof(pl));
+	/* No session yet, and no methods to claim. */
+	assert_null(strstr(pl, "sid"));
+	assert_null(strstr(pl, "amr"));
+	assert_int_equal(jwt_verify(fx.ks, tok, n, JWT_TYP_MFA, &pol_plain, NOW,
+	    &c), AUTH_OK);
+	assert_string_equal(c.sub, SUB);
+	assert_string_equal(c.jti, JTI);
+	assert_string_equal(c.sid, "");
+	/* Every other type refuses it, and it refuses every other type. */
+	REFUSED(tok, n, JWT_TYP_ACCESS);
+	REFUSED(tok, n, JWT_TYP_REFRESH);
+	n = sign_std(tok, sizeof(tok), JWT_TYP_ACCESS, &pol_plain);
+	REFUSED(tok, n, JWT_TYP_MFA);
+	n = sign_std(tok, sizeof(tok), JWT_TYP_REFRESH, &pol_plain);
+	REFUSED(tok, n, JWT_TYP_MFA);
+	/* Never HS256, whatever key is loaded. */
+	claims_std(&c, JWT_TYP_MFA);
+	assert_true(jwt_sign_alg(fx.ks, JWT_ALG_HS256, &c, &pol_plain, tok,
+	    sizeof(tok)) < 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2968,6 +3084,9 @@ int main(void)
 		cmocka_unit_test(test_aud_only_on_access),
 		cmocka_unit_test(test_forge_control),
 		cmocka_unit_test(test_typ_confusion),
+		cmocka_unit_test(test_amr),
+		cmocka_unit_test(test_amr_forged),
+		cmocka_unit_test(test_mfa_token),
 		cmocka_unit_test(test_kid_rfc7638_example),
 		cmocka_unit_test(test_kid_own_key),
 		cmocka_unit_test(test_alg_none),

@@ -920,10 +920,10 @@ static void test_render_format(void **state)
 	regfree(&comment_re);
 	/*
 	 * 4 request series, 3 histograms of 12 buckets + sum + count, 7
-	 * counters, 16 process restart counters, dropped log lines, 2
+	 * counters, 17 process restart counters, dropped log lines, 2
 	 * gauges and auth_metrics_shared.
 	 */
-	assert_int_equal(samples, 4 + 3 * 14 + 7 + 16 + 1 + 2 + 1);
+	assert_int_equal(samples, 4 + 3 * 14 + 7 + 17 + 1 + 2 + 1);
 	assert_int_equal(lines, fx_lines(out));
 	/* One TYPE line per family. */
 	assert_int_equal(lines_with(out, "# TYPE "), 10);

@@ -160,7 +160,7 @@ static void refresh_jti(struct tt *x, const struct tokens_pair *p, char *jti)
 static void do_register(struct tt *x, const char *email,
     struct tokens_pair *p)
 {
-	struct tokens_client cl = { "ua/1", "192.0.2.7", NULL, NULL };
+	struct tokens_client cl = { "ua/1", "192.0.2.7", NULL, NULL, 0, NULL };
 
 	memset(p, 0, sizeof(*p));
 	assert_int_equal(tokens_register(&x->t, email, "$2b$04$hash", &cl, p),
