@@ -567,12 +567,12 @@ no_confusion() {
 	# touches the database; a setting that exceeds it only warns.
 	run env "$pg" DB_MAX_CONNECTIONS=21 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
-	[[ $output == *"DB_MAX_CONNECTIONS=21: the workers would hold 22 PostgreSQL connections"* ]]
+	[[ $output == *"DB_MAX_CONNECTIONS=21: the workers would hold 24 PostgreSQL connections"* ]]
 	run env "$pg" DB_MAX_CONNECTIONS=0 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
 	[[ $output == *"DB_MAX_CONNECTIONS must be an integer between 1 and 100000"* ]]
 	run env "$pg" FCGI_CHILDREN=4 DB_MAX_CONNECTIONS=20 bash -c 'cd "$WORK" && "$0/scripts/start.sh" --background' "$ROOT"
 	[ "$status" -ne 0 ]
-	[[ $output == *"the FCGI_CHILDREN settings give 44 PostgreSQL connections, more than DB_MAX_CONNECTIONS=20"* ]]
+	[[ $output == *"the FCGI_CHILDREN settings give 48 PostgreSQL connections, more than DB_MAX_CONNECTIONS=20"* ]]
 	[[ $output != *"DB_MAX_CONNECTIONS=20: the workers would hold"* ]]
 }

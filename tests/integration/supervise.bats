@@ -49,7 +49,7 @@ metric() {
 	) &
 	loader=$!
 	before=$(metric 'http_requests_total{handler="/healthz",method="GET",status="2xx"}')
-	for ep in register login refresh me verify logout logout_all sessions account jwks discovery healthz readyz metrics mailer; do
+	for ep in register login refresh me verify logout logout_all sessions account mfa jwks discovery healthz readyz metrics mailer; do
 		old=$(cat "$RUN_DIR/$ep.pid")
 		kill -KILL "$old"
 		for _ in $(seq 1 40); do
