@@ -295,11 +295,11 @@ static void account_resend(struct app *a, struct http_req *req)
 }
 
 static const struct app_route account_routes[] = {
-	{ "/auth/password", 1, account_password },
-	{ "/auth/password/forgot", 1, account_forgot },
-	{ "/auth/password/reset", 1, account_reset },
-	{ "/auth/email/verify", 1, account_verify },
-	{ "/auth/email/resend", 0, account_resend },
+	{ "/auth/password", 1, 1, account_password },
+	{ "/auth/password/forgot", 1, 0, account_forgot },
+	{ "/auth/password/reset", 1, 0, account_reset },
+	{ "/auth/email/verify", 1, 0, account_verify },
+	{ "/auth/email/resend", 0, 1, account_resend },
 };
 
 static void account(struct app *a, struct http_req *req)

@@ -52,8 +52,7 @@ static int mfa_open(struct app *a, struct http_req *req, const char *user_id,
 	    secret, TOTP_SECRET_LEN, &len) != 0 || len != TOTP_SECRET_LEN) {
 		log_event(LOG_ERROR, "mfa_decrypt_failed",
 		    LOG_STR("user_id", user_id));
-		http_reply_error(req, AUTH_EINTERNAL,
-		    "the second factor cannot be read");
+		http_reply_error(req, AUTH_EINTERNAL, NULL);
 		return -1;
 	}
 	return 0;
@@ -387,10 +386,10 @@ out:
 }
 
 static const struct app_route mfa_routes[] = {
-	{ "/auth/mfa/totp/enroll", 0, mfa_enroll },
-	{ "/auth/mfa/totp/confirm", 1, mfa_confirm },
-	{ "/auth/mfa/totp/disable", 1, mfa_disable },
-	{ "/auth/mfa/verify", 1, mfa_verify },
+	{ "/auth/mfa/totp/enroll", 0, 1, mfa_enroll },
+	{ "/auth/mfa/totp/confirm", 1, 1, mfa_confirm },
+	{ "/auth/mfa/totp/disable", 1, 1, mfa_disable },
+	{ "/auth/mfa/verify", 1, 0, mfa_verify },
 };
 
 static void mfa(struct app *a, struct http_req *req)

@@ -313,6 +313,7 @@ void app_route(struct app *a, struct http_req *req,
 		return;
 	}
 	metrics_set_handler(a->metrics, routes[i].path);
+	req->no_challenge = !routes[i].bearer;
 	if (routes[i].body && req->body == NULL) {
 		http_reply_error(req, AUTH_ELENGTH, NULL);
 		return;

@@ -71,6 +71,8 @@ int app_main(int argc, char **argv, const struct app_endpoint *ep);
 struct app_route {
 	const char *path;
 	int body;                    /* needs a JSON body: 411 without one */
+	int bearer;                  /* authenticated by an access token: its
+	                              * 401s carry the invalid_token challenge */
 	void (*handle)(struct app *a, struct http_req *req);
 };
 

@@ -195,7 +195,7 @@ void http_reply_error(struct http_req *req, enum auth_err err,
 
 	if (err == AUTH_ENOAUTH)
 		snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer\r\n");
-	else if (status == 401 && req->conn->route->bearer)
+	else if (status == 401 && req->conn->route->bearer && !req->no_challenge)
 		snprintf(extra, sizeof(extra),
 		    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
 	else if (err == AUTH_EMETHOD)

@@ -36,6 +36,9 @@ struct http_req {
 	long retry_after;             /* seconds, for a 429 */
 	unsigned allow;               /* methods for a 405 when not the route's */
 	int status;                   /* 0 until a reply is sent */
+	int no_challenge;             /* set by a handler whose token is not a
+	                               * bearer one: its 401s carry no
+	                               * WWW-Authenticate, whatever the route */
 	struct http_conn *conn;       /* internal */
 };
 

@@ -164,7 +164,8 @@ enum store_lazy {
 	"u.id, u.email, u.created_at, u.disabled, u.disabled_at, " \
 	"(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND " \
 	"s.revoked = 0 AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE " \
-	"t.session_id = s.id AND t.revoked = 0 AND t.expires_at > " now ")) "
+	"t.session_id = s.id AND t.revoked = 0 AND t.expires_at > " now ")), " \
+	"(SELECT m.enabled FROM mfa_totp m WHERE m.user_id = u.id) "
 
 _Static_assert(LAZY__MAX <= STORE_LAZY_SLOTS, "store_int.h: too few lazy slots");
 
@@ -896,6 +897,8 @@ static void store_user_row(struct db_stmt *q, struct store_user *u)
 	u->disabled = db_col_int(q, 3) != 0;
 	u->disabled_at = db_col_int(q, 4);
 	u->sessions = db_col_int(q, 5);
+	u->mfa = db_col_text(q, 6, &(size_t){ 0 }) == NULL ? STORE_MFA_NONE :
+	    db_col_int(q, 6) != 0 ? STORE_MFA_ENABLED : STORE_MFA_PENDING;
 }
 
 enum auth_err store_users(struct store *st, const char *like, int64_t now,

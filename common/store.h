@@ -213,6 +213,7 @@ struct store_user {
 	int disabled;
 	int64_t disabled_at;         /* 0 while enabled */
 	int64_t sessions;            /* live: not revoked, a token unexpired */
+	int mfa;                     /* enum store_mfa_state (migration 007) */
 };
 
 /*

@@ -276,6 +276,13 @@ static const char *authctl_time(int64_t t, char *buf, size_t cap)
 	return buf;
 }
 
+/* enum store_mfa_state as authctl says it. */
+static const char *const authctl_mfa_names[] = {
+	[STORE_MFA_NONE] = "none",
+	[STORE_MFA_PENDING] = "pending",
+	[STORE_MFA_ENABLED] = "totp",
+};
+
 static struct json_object *authctl_user_json(const struct store_user *u)
 {
 	struct json_object *o = json_object_new_object();
@@ -289,6 +296,8 @@ static struct json_object *authctl_user_json(const struct store_user *u)
 	json_object_object_add(o, "disabled_at", u->disabled ?
 	    json_object_new_int64(u->disabled_at) : NULL);
 	json_object_object_add(o, "sessions", json_object_new_int64(u->sessions));
+	json_object_object_add(o, "mfa", json_object_new_string(
+	    authctl_mfa_names[u->mfa]));
 	return o;
 }
 
@@ -358,11 +367,11 @@ static int authctl_show(struct authctl *a)
 	}
 	printf("email:        %s\nid:           %s\ncreated:      %s\n"
 	    "status:       %s\ndisabled at:  %s\nlive sessions: %lld\n"
-	    "second factor: none\n", u.email, u.id,
+	    "second factor: %s\n", u.email, u.id,
 	    authctl_time(u.created_at, t1, sizeof(t1)),
 	    u.disabled ? "disabled" : "active",
 	    authctl_time(u.disabled ? u.disabled_at : 0, t2, sizeof(t2)),
-	    (long long)u.sessions);
+	    (long long)u.sessions, authctl_mfa_names[u.mfa]);
 	return AUTHCTL_OK;
 }
 

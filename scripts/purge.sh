@@ -8,7 +8,8 @@
 #   - login-attempt counters whose window ended (each kind its own window:
 #     LOGIN_WINDOW, REGISTER_WINDOW, an hour for the account throttles);
 #   - one-time tokens (reset, verification) expired for longer than the
-#     grace period (migration 006).
+#     grace period (migration 006);
+#   - mfa_tokens (a login's pending second factor) likewise (007).
 # Rotated or revoked tokens that have not expired are kept: they are what
 # replay detection looks up. Either engine of DATABASE_URL (see migrate.sh).
 set -euo pipefail

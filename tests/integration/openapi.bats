@@ -46,6 +46,14 @@ teardown() {
 	[[ "$output" == *" 0 failed"* ]]
 }
 
+@test "openapi: the account and second-factor routes answer as documented" {
+	stack_start
+	run /usr/bin/python3 "$CHECK" "$DOC" "$BASE" '^/auth/(password.*|email/.*|mfa/.*)$'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" 0 failed"* ]]
+}
+
 @test "openapi: /auth/verify answers as documented, every method" {
 	stack_start
 	run /usr/bin/python3 "$CHECK" "$DOC" "$BASE" '^/auth/verify$'
