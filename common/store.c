@@ -483,6 +483,32 @@ enum auth_err store_set_password(struct store *st, const char *user_id,
 }
 
 /* Run s bound to (text ?1, int ?2[, text ?3]) with no rows expected. */
+enum auth_err store_prepare_all(struct store *st, struct db_stmt **slots,
+    const char *const *texts, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (slots[i] == NULL)
+			slots[i] = db_prepare_quiet(st->db, texts[i]);
+		if (slots[i] == NULL)
+			return AUTH_EUNAVAIL;
+	}
+	return AUTH_OK;
+}
+
+enum auth_err store_exec_tt(struct db_stmt *s, const char *a, const char *b)
+{
+	enum auth_err rc;
+
+	if ((rc = store_bind(s, 1, a)) != AUTH_OK ||
+	    (rc = store_bind(s, 2, b)) != AUTH_OK) {
+		db_reset(s);
+		return rc;
+	}
+	return store_exec(s);
+}
+
 enum auth_err store_exec_ti(struct db_stmt *s, const char *a,
     int64_t b, const char *c)
 {

@@ -99,30 +99,7 @@ static const char *const store_acct_text[ACCT__MAX] = {
 
 enum auth_err store_acct_ready(struct store *st)
 {
-	int i;
-
-	for (i = 0; i < ACCT__MAX; i++) {
-		if (st->acct[i] == NULL)
-			st->acct[i] = db_prepare_quiet(st->db, store_acct_text[i]);
-		if (st->acct[i] == NULL)
-			return AUTH_EUNAVAIL;
-	}
-	return AUTH_OK;
-}
-
-/* Run acct statement i bound to (text ?1, text ?2) with no rows. */
-static enum auth_err store_acct_tt(struct store *st, enum store_acct i,
-    const char *a, const char *b)
-{
-	struct db_stmt *s = st->acct[i];
-	enum auth_err rc;
-
-	if ((rc = store_bind(s, 1, a)) != AUTH_OK ||
-	    (rc = store_bind(s, 2, b)) != AUTH_OK) {
-		db_reset(s);
-		return rc;
-	}
-	return store_exec(s);
+	return store_prepare_all(st, st->acct, store_acct_text, ACCT__MAX);
 }
 
 /* The throttle row "kind:value" given back one attempt, or reset. */
@@ -305,7 +282,7 @@ enum auth_err store_ott_use(struct store *st, const struct store_ott_use *u,
 		return store_finish(st, step == DB_DONE ? AUTH_ETOKEN :
 		    (enum auth_err)-step);
 	if (u->kind == STORE_OTT_RESET) {
-		rc = store_acct_tt(st, ACCT_SET_HASH, user_id, u->new_hash);
+		rc = store_exec_tt(st->acct[ACCT_SET_HASH], user_id, u->new_hash);
 		if (rc == AUTH_OK)
 			rc = store_acct_revoke(st, user_id, "", u->now);
 		/* Whoever reset it may log in again at once. */
@@ -335,7 +312,7 @@ enum auth_err store_password_change(struct store *st,
 		return rc;
 	if ((rc = db_begin(st->db)) != AUTH_OK)
 		return rc;
-	rc = store_acct_tt(st, ACCT_SET_HASH, c->user_id, c->new_hash);
+	rc = store_exec_tt(st->acct[ACCT_SET_HASH], c->user_id, c->new_hash);
 	if (rc == AUTH_OK)
 		rc = store_acct_revoke(st, c->user_id, c->keep_sid, c->now);
 	/* As a successful login: the email's count reset, the address's

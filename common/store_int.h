@@ -37,6 +37,15 @@ enum auth_err store_exec(struct db_stmt *s);
 enum auth_err store_finish(struct store *st, enum auth_err rc);
 /* Bind text ?1 and step: DB_ROW, DB_DONE or a negated enum auth_err. */
 int store_step_text(struct db_stmt *q, const char *v);
+/*
+ * Prepare every statement of texts[0..n) not yet prepared into slots
+ * (a file's statements of one migration): AUTH_EUNAVAIL while the schema
+ * lacks what one of them reads.
+ */
+enum auth_err store_prepare_all(struct store *st, struct db_stmt **slots,
+    const char *const *texts, int n);
+/* Run s bound to (text ?1, text ?2) with no rows expected. */
+enum auth_err store_exec_tt(struct db_stmt *s, const char *a, const char *b);
 /* Run a one-text-parameter statement. */
 enum auth_err store_exec_text(struct db_stmt *s, const char *v);
 /* Run s bound to (text ?1, int ?2[, text ?3]) with no rows expected. */

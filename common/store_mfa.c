@@ -67,30 +67,7 @@ static const char *const store_mfa_text[MFA__MAX] = {
 
 enum auth_err store_mfa_ready(struct store *st)
 {
-	int i;
-
-	for (i = 0; i < MFA__MAX; i++) {
-		if (st->mfa[i] == NULL)
-			st->mfa[i] = db_prepare_quiet(st->db, store_mfa_text[i]);
-		if (st->mfa[i] == NULL)
-			return AUTH_EUNAVAIL;
-	}
-	return AUTH_OK;
-}
-
-/* Run mfa statement i bound to (text ?1, text ?2) with no rows. */
-static enum auth_err store_mfa_tt(struct store *st, enum store_mfa_sql i,
-    const char *a, const char *b)
-{
-	struct db_stmt *s = st->mfa[i];
-	enum auth_err rc;
-
-	if ((rc = store_bind(s, 1, a)) != AUTH_OK ||
-	    (rc = store_bind(s, 2, b)) != AUTH_OK) {
-		db_reset(s);
-		return rc;
-	}
-	return store_exec(s);
+	return store_prepare_all(st, st->mfa, store_mfa_text, MFA__MAX);
 }
 
 /* rc of the write just run; rc_none when it changed no row. */
@@ -160,7 +137,7 @@ enum auth_err store_mfa_confirm(struct store *st, const char *user_id,
 	if (rc == AUTH_OK)
 		rc = store_exec_text(st->mfa[MFA_RECOVERY_CLEAR], user_id);
 	for (i = 0; i < n && rc == AUTH_OK; i++)
-		rc = store_mfa_tt(st, MFA_RECOVERY_ADD, user_id, hashes[i]);
+		rc = store_exec_tt(st->mfa[MFA_RECOVERY_ADD], user_id, hashes[i]);
 	return store_finish(st, rc);
 }
 
@@ -173,7 +150,7 @@ static enum auth_err store_mfa_use_code(struct store *st, const char *user_id,
 	if (proof->step > 0)
 		rc = store_exec_ti(st->mfa[MFA_STEP], user_id, proof->step, NULL);
 	else if (proof->recovery != NULL)
-		rc = store_mfa_tt(st, MFA_RECOVERY_USE, user_id,
+		rc = store_exec_tt(st->mfa[MFA_RECOVERY_USE], user_id,
 		    proof->recovery);
 	else
 		return AUTH_ECREDS;

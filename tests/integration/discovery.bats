@@ -35,7 +35,6 @@ other_stack() {
 	"$ROOT/scripts/gen-keys.sh" "$WORK/keys" >/dev/null
 }
 
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 # forge HEADER PAYLOAD KEY: a compact RS256 JWS of the two JSON texts.
 forge() {
 	local input

@@ -27,7 +27,6 @@ teardown() {
 	if [ -n "${NGX:-}" ] && [ "$NGX" != "${GW:-}" ]; then rm -rf "$NGX"; fi
 }
 
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 # expired ACCESS: the same claims, expired an hour ago, signed with the
 # stack's private key (only exp and iat differ).

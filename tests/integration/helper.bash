@@ -107,12 +107,19 @@ workers() {
 	cat "/proc/$master/task/$master/children"
 }
 
+# b64url / unb64url: base64url without padding, stdin to stdout (forged
+# and decoded token parts).
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+unb64url() {
+	local s
+	s=$(tr -d '\n' | tr '_-' '/+')
+	while [ $((${#s} % 4)) -ne 0 ]; do s="$s="; done
+	base64 -d <<<"$s"
+}
+
 # JSON field of the JWT segment N (0 header, 1 payload) of a token.
 jwt_part() {
-	local seg
-	seg=$(cut -d. -f$(($1 + 1)) <<<"$2" | tr '_-' '/+')
-	while [ $((${#seg} % 4)) -ne 0 ]; do seg="$seg="; done
-	base64 -d <<<"$seg"
+	cut -d. -f$(($1 + 1)) <<<"$2" | unb64url
 }
 
 # The service must still answer after whatever a test threw at it.

@@ -48,13 +48,6 @@ restart() {
 	stack_start
 }
 
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
-unb64url() {
-	local s
-	s=$(tr -d '\n' | tr '_-' '/+')
-	while [ $((${#s} % 4)) -ne 0 ]; do s="$s="; done
-	base64 -d <<<"$s"
-}
 hex() { xxd -p | tr -d '\n'; }
 alg_of() { jwt_part 0 "$1" | jq -r .alg; }
 kid_of() { jwt_part 0 "$1" | jq -r .kid; }

@@ -96,13 +96,6 @@ failures() {
 
 claims() { jwt_part 1 "$1" | jq -c .; }
 amr() { claims "$1" | jq -c .amr; }
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
-unb64url() {
-	local s
-	s=$(tr -d '\n' | tr '_-' '/+')
-	while [ $((${#s} % 4)) -ne 0 ]; do s="$s="; done
-	base64 -d <<<"$s"
-}
 
 # resign TOKEN JQ: TOKEN with its claims changed by the jq filter JQ and
 # signed again with the stack's own private key (the header as it was):

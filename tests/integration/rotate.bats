@@ -46,7 +46,6 @@ rotate() {
 }
 
 kid_of() { jwt_part 0 "$1" | jq -r .kid; }
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 # pem_kid FILE: the RFC 7638 thumbprint of an RSA public key (its kid).
 pem_kid() {
 	local n
