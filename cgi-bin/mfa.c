@@ -168,43 +168,73 @@ out:
 	OPENSSL_cleanse(uri, sizeof(uri));
 }
 
+/* What confirm and disable share: the caller, its code, its factor. */
+struct mfa_req {
+	struct jwt_claims claims;
+	char email[VALID_EMAIL_MAX + 1];
+	struct json_object *body;    /* owns code */
+	const char *code;
+	size_t len;
+	struct store_mfa m;
+};
+
+/*
+ * Authenticate, read {"code"} and the caller's factor, which must be in
+ * state want (else 409 conflict). 0, or -1 with the answer sent; either
+ * way r->body is the caller's to put.
+ */
+static int mfa_begin(struct app *a, struct http_req *req,
+    enum store_mfa_state want, const char *conflict, struct mfa_req *r)
+{
+	enum auth_err rc;
+
+	memset(r, 0, sizeof(*r));
+	if (app_authenticate(a, req, &r->claims, r->email) != 0 ||
+	    (r->body = app_read_object(req)) == NULL ||
+	    mfa_code_field(req, r->body, &r->code, &r->len) != 0)
+		return -1;
+	rc = store_mfa_get(a->store, r->claims.sub, &r->m);
+	if (rc == AUTH_OK && r->m.state != want)
+		rc = AUTH_ECONFLICT;
+	if (rc != AUTH_OK) {
+		http_reply_error(req, rc, rc == AUTH_ECONFLICT ? conflict : NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The 400 of a code that is no good for confirm or disable. */
+static void mfa_bad_code(struct http_req *req, const char *user_id,
+    const char *route)
+{
+	log_event(LOG_INFO, "mfa_failure", LOG_STR("user_id", user_id),
+	    LOG_STR("route", route));
+	http_reply_error(req, AUTH_EBADTOKEN, "invalid code");
+}
+
 static void mfa_confirm(struct app *a, struct http_req *req)
 {
 	char codes[MFA_RECOVERY_CODES][TOTP_RECOVERY_SIZE];
 	char hashes[MFA_RECOVERY_CODES][SEAL_MAC_HEX];
 	const char *hp[MFA_RECOVERY_CODES];
-	struct json_object *body = NULL, *o = NULL, *arr;
-	struct jwt_claims claims;
-	struct store_mfa m;
+	struct json_object *o = NULL, *arr;
+	struct mfa_req r;
 	struct mfa_check c;
-	const char *code = NULL, *out;
+	const char *out;
 	size_t len = 0, i;
 	enum auth_err rc;
 	int ok;
 
 	memset(codes, 0, sizeof(codes));
-	if (app_authenticate(a, req, &claims, NULL) != 0)
-		return;
-	if ((body = app_read_object(req)) == NULL ||
-	    mfa_code_field(req, body, &code, &len) != 0)
+	if (mfa_begin(a, req, STORE_MFA_PENDING, "nothing pending", &r) != 0)
 		goto out;
-	rc = store_mfa_get(a->store, claims.sub, &m);
-	if (rc == AUTH_OK && m.state != STORE_MFA_PENDING)
-		rc = AUTH_ECONFLICT;
-	if (rc != AUTH_OK) {
-		http_reply_error(req, rc, rc == AUTH_ECONFLICT ?
-		    "nothing pending" : NULL);
-		goto out;
-	}
 	/* Only a TOTP code proves the app holds the secret. */
-	ok = len == TOTP_DIGITS ?
-	    mfa_check_code(a, req, claims.sub, &m, code, len, &c) : 1;
+	ok = r.len == TOTP_DIGITS ?
+	    mfa_check_code(a, req, r.claims.sub, &r.m, r.code, r.len, &c) : 1;
 	if (ok < 0)
 		goto out;
 	if (ok != 0) {
-		log_event(LOG_INFO, "mfa_failure", LOG_STR("user_id", claims.sub),
-		    LOG_STR("route", "confirm"));
-		http_reply_error(req, AUTH_EBADTOKEN, "invalid code");
+		mfa_bad_code(req, r.claims.sub, "confirm");
 		goto out;
 	}
 	for (i = 0; i < MFA_RECOVERY_CODES; i++) {
@@ -220,14 +250,14 @@ static void mfa_confirm(struct app *a, struct http_req *req)
 		}
 		hp[i] = hashes[i];
 	}
-	rc = store_mfa_confirm(a->store, claims.sub, m.secret, c.proof.step,
+	rc = store_mfa_confirm(a->store, r.claims.sub, r.m.secret, c.proof.step,
 	    hp, MFA_RECOVERY_CODES);
 	if (rc != AUTH_OK) {
 		http_reply_error(req, rc, rc == AUTH_ECONFLICT ?
 		    "nothing pending" : NULL);
 		goto out;
 	}
-	log_event(LOG_INFO, "mfa_enabled", LOG_STR("user_id", claims.sub));
+	log_event(LOG_INFO, "mfa_enabled", LOG_STR("user_id", r.claims.sub));
 	o = json_object_new_object();
 	arr = json_object_new_array();
 	for (i = 0; i < MFA_RECOVERY_CODES; i++)
@@ -238,60 +268,45 @@ static void mfa_confirm(struct app *a, struct http_req *req)
 out:
 	OPENSSL_cleanse(codes, sizeof(codes));
 	json_object_put(o);
-	json_object_put(body);
+	json_object_put(r.body);
 }
 
 static void mfa_disable(struct app *a, struct http_req *req)
 {
-	struct json_object *body = NULL;
-	struct jwt_claims claims;
-	struct store_mfa m;
+	struct mfa_req r;
 	struct mfa_check c;
-	char email[VALID_EMAIL_MAX + 1], ipkey[APP_CLIENT_KEY_MAX];
+	char ipkey[APP_CLIENT_KEY_MAX];
 	const char *ip = app_client_key(req, ipkey, sizeof(ipkey));
-	const char *code = NULL, *detail = NULL;
-	size_t len = 0;
 	enum auth_err rc;
 	int ok;
 
-	if (app_authenticate(a, req, &claims, email) != 0)
-		return;
-	if ((body = app_read_object(req)) == NULL ||
-	    mfa_code_field(req, body, &code, &len) != 0)
+	if (mfa_begin(a, req, STORE_MFA_ENABLED, "mfa not enabled", &r) != 0)
 		goto out;
-	rc = store_mfa_get(a->store, claims.sub, &m);
-	if (rc == AUTH_OK && m.state != STORE_MFA_ENABLED)
-		rc = AUTH_ECONFLICT;
 	/* A stolen access token must not buy unlimited guesses. */
-	if (rc == AUTH_OK)
-		rc = mfa_throttle(a, req, email, ip);
+	rc = mfa_throttle(a, req, r.email, ip);
+	if (rc != AUTH_OK) {
+		http_reply_error(req, rc, NULL);
+		goto out;
+	}
+	ok = mfa_check_code(a, req, r.claims.sub, &r.m, r.code, r.len, &c);
+	if (ok < 0)
+		goto out;
+	rc = ok == 0 ? store_mfa_disable(a->store, r.claims.sub, &c.proof) :
+	    AUTH_ECREDS;
+	if (rc == AUTH_ECREDS) {
+		mfa_bad_code(req, r.claims.sub, "disable");
+		goto out;
+	}
 	if (rc != AUTH_OK) {
 		http_reply_error(req, rc, rc == AUTH_ECONFLICT ?
 		    "mfa not enabled" : NULL);
 		goto out;
 	}
-	ok = mfa_check_code(a, req, claims.sub, &m, code, len, &c);
-	if (ok < 0)
-		goto out;
-	rc = ok == 0 ? store_mfa_disable(a->store, claims.sub, &c.proof) :
-	    AUTH_ECREDS;
-	if (rc == AUTH_ECREDS) {
-		log_event(LOG_INFO, "mfa_failure", LOG_STR("user_id", claims.sub),
-		    LOG_STR("route", "disable"));
-		rc = AUTH_EBADTOKEN;
-		detail = "invalid code";
-	} else if (rc == AUTH_ECONFLICT) {
-		detail = "mfa not enabled";
-	}
-	if (rc != AUTH_OK) {
-		http_reply_error(req, rc, detail);
-		goto out;
-	}
-	log_event(LOG_INFO, "mfa_disabled", LOG_STR("user_id", claims.sub),
+	log_event(LOG_INFO, "mfa_disabled", LOG_STR("user_id", r.claims.sub),
 	    LOG_STR("with", c.proof.step > 0 ? "totp" : "recovery"));
 	http_reply_empty(req, 204);
 out:
-	json_object_put(body);
+	json_object_put(r.body);
 }
 
 /* The 401 of verify, logged when a code was wrong. */
