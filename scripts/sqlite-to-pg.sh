@@ -79,15 +79,18 @@ to_versions=$(pg -c "SELECT version FROM schema_migrations ORDER BY version" | t
 # Every table of the SQLite schema must be known here: a table added by a
 # later migration and not copied would be lost without a word.
 tables="users sessions refresh_tokens login_attempts"
-# Migration 006: one-time tokens (hashes only) and the mail outbox.
-for t in one_time_tokens mail_outbox; do
+# Migration 006: one-time tokens (hashes only) and the mail outbox; 007:
+# the second factor, its secrets sealed under MFA_KEY_PATH (the nodes on
+# PostgreSQL need the same key file to read them).
+for t in one_time_tokens mail_outbox mfa_totp mfa_recovery mfa_tokens; do
 	[ "$(snap "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '$t'")" = 0 ] ||
 		tables="$tables $t"
 done
 unknown=$(snap "SELECT name FROM sqlite_master WHERE type = 'table' AND
 	name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', 'counters',
 	'users', 'sessions', 'refresh_tokens', 'login_attempts',
-	'one_time_tokens', 'mail_outbox', 'sqlite_sequence') ORDER BY name" | tr '\n' ' ')
+	'one_time_tokens', 'mail_outbox', 'mfa_totp', 'mfa_recovery', 'mfa_tokens',
+	'sqlite_sequence') ORDER BY name" | tr '\n' ' ')
 [ -z "$unknown" ] ||
 	die "SQLite table(s) ${unknown% } unknown to sqlite-to-pg.sh: nothing copied"
 

@@ -94,7 +94,7 @@ counts() {
 	[ "$output" = "migrate: up to date" ]
 	[ "$(pg_schema)" = "$schema1" ]
 	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = "$n" ]
-	[ "$(db_query 'SELECT max(version) FROM schema_migrations')" = 006 ]
+	[ "$(db_query 'SELECT max(version) FROM schema_migrations')" = 007 ]
 	for t in users sessions refresh_tokens login_attempts counter_shards schema_migrations; do
 		[ "$(db_query "SELECT count(*) FROM information_schema.tables WHERE table_name = '$t'")" = 1 ]
 	done
@@ -144,7 +144,7 @@ counts() {
 	[ "${lines[-1]}" = "migrate.sh: 900_broken.sql failed; rolled back, database left at the previous version" ]
 	[ "$(db_query "SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'")" = 0 ]
 	[ "$(db_query "SELECT count(*) FROM schema_migrations WHERE version = '900'")" = 0 ]
-	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 6 ]
+	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 7 ]
 }
 
 @test "a PostgreSQL migration that manages its own transaction is refused; plpgsql bodies are not" {
@@ -215,7 +215,7 @@ SQL
 	for f in "$ROOT"/schema/postgresql/*.sql; do
 		[ "$(cat "$WORK"/m?.out | grep -cx "migrate: applied ${f##*/}")" = 1 ]
 	done
-	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 6 ]
+	[ "$(db_query 'SELECT count(*) FROM schema_migrations')" = 7 ]
 	[ "$(db_query "SELECT count(*) FROM counter_shards")" = 2 ]
 }
 
@@ -264,7 +264,7 @@ SQL
 	run env DATABASE_URL="postgres://$PG_USER@/$name?host=$PG_HOST&port=$PG_PORT" \
 		"$ROOT/scripts/migrate.sh" status
 	[ "$status" -eq 0 ]
-	[ "$(grep -c '^applied ' <<<"$output")" = 6 ]
+	[ "$(grep -c '^applied ' <<<"$output")" = 7 ]
 }
 
 @test "counter_shards follow users and unrevoked tokens, seeded by 002, spread over backends" {
@@ -368,6 +368,16 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	unset 'live[u3]'
 	api POST /auth/login '{"email":"u4@example.com","password":"not-the-password"}'
 	[ "$status_code" = 401 ]
+	# u5 turns TOTP on: its secret moves sealed (bound to its user id)
+	# and must open on PostgreSQL under the same MFA key.
+	register u5@example.com password-of-u5
+	live[u5]=$refresh
+	api POST /auth/mfa/totp/enroll "" -H "Authorization: Bearer $access" -d ""
+	secret=$(jq -r .secret <<<"$body")
+	step=$(($(date +%s) / 30))
+	api POST /auth/mfa/totp/confirm "{\"code\":\"$(oathtool --totp -b "$secret" -N "@$((step * 30))")\"}" \
+		-H "Authorization: Bearer $access"
+	[ "$status_code" = 200 ]
 	api GET /auth/sessions "" -H "Authorization: Bearer ${access_of[u1]}"
 	[ "$status_code" = 200 ]
 	sessions_before=$(jq -c '[.[] | .id]' <<<"$body")
@@ -379,18 +389,20 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	[ "$status" -eq 0 ]
 	attempts=$(sqlite_db 'SELECT count(*) FROM login_attempts')
 	[ "$attempts" -ge 1 ]
-	[ "${lines[-1]}" = "sqlite-to-pg: copied 4 users, 6 sessions, 8 refresh tokens, $attempts login counters (schema 006)" ]
+	[ "${lines[-1]}" = "sqlite-to-pg: copied 5 users, 7 sessions, 9 refresh tokens, $attempts login counters (schema 007)" ]
 
 	# Row for row, the same data; sessions in rowid order.
 	export DATABASE_URL=$PG_URL
 	for q in "SELECT id, email, password_hash, created_at FROM users ORDER BY id" \
 		"SELECT id, user_id, created_at, last_used_at, user_agent, ip, revoked, revoked_at FROM sessions ORDER BY id" \
 		"SELECT jti, user_id, session_id, issued_at, expires_at, revoked, replaced_by, revoked_at, reused FROM refresh_tokens ORDER BY jti" \
-		"SELECT key, failures, window_start FROM login_attempts ORDER BY key"; do
+		"SELECT key, failures, window_start FROM login_attempts ORDER BY key" \
+		"SELECT user_id, secret, enabled, last_step, created_at FROM mfa_totp ORDER BY user_id" \
+		"SELECT user_id, code_hash FROM mfa_recovery ORDER BY user_id, code_hash"; do
 		[ "$(db_query "$q")" = "$(sqlite_db "$q")" ]
 	done
 	[ "$(db_query 'SELECT id FROM sessions ORDER BY seq')" = "$(sqlite_db 'SELECT id FROM sessions ORDER BY rowid')" ]
-	[ "$(gauges)" = "4|$(sqlite_db 'SELECT count(*) FROM refresh_tokens WHERE revoked = 0')" ]
+	[ "$(gauges)" = "5|$(sqlite_db 'SELECT count(*) FROM refresh_tokens WHERE revoked = 0')" ]
 	[ "$(db_query "SELECT count(*) FROM counter_shards")" = 2 ]
 	# New sessions come after the copied ones.
 	[ "$(db_query "SELECT nextval(pg_get_serial_sequence('sessions', 'seq')) > max(seq) FROM sessions")" = t ]
@@ -411,6 +423,15 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 		api POST /auth/login "{\"email\":\"u$u@example.com\",\"password\":\"password-of-u$u\"}"
 		[ "$status_code" = 200 ]
 	done
+	api POST /auth/login '{"email":"u5@example.com","password":"password-of-u5"}'
+	[ "$status_code" = 403 ]
+	mfa_token=$(jq -r .mfa_token <<<"$body")
+	# A step after the one confirm used (that one is spent).
+	now_step=$(($(date +%s) / 30))
+	[ "$now_step" -gt "$step" ] || now_step=$((step + 1))
+	api POST /auth/mfa/verify "{\"mfa_token\":\"$mfa_token\",\"code\":\"$(oathtool --totp -b "$secret" -N "@$((now_step * 30))")\"}"
+	[ "$status_code" = 200 ]
+	[ "$(jwt_part 1 "$(jq -r .access_token <<<"$body")" | jq -c .amr)" = '["pwd","otp"]' ]
 	for k in "${!live[@]}"; do
 		api POST /auth/refresh "{\"refresh_token\":\"${live[$k]}\"}"
 		echo "$k: $status_code"
@@ -423,7 +444,7 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	[ "$status_code" = 401 ]
 	log_has '.event == "refresh_replay"'
 	api GET /metrics
-	grep -qx 'auth_users 4' <<<"$body"
+	grep -qx 'auth_users 5' <<<"$body"
 	[ "$(gauges)" = "$(counts)" ]
 	# Nothing went wrong on the way.
 	run log_has '.level == "error"'
@@ -450,7 +471,7 @@ sqlite_db() { sqlite3 -batch -bail "$WORK/auth.db" "$@"; }
 	DATABASE_URL="sqlite:///$WORK/auth.db" SCHEMA_DIR=$WORK/sqlite migrate up >/dev/null
 	run "$ROOT/scripts/sqlite-to-pg.sh" "$WORK/auth.db"
 	[ "$status" -ne 0 ]
-	[ "${lines[-1]}" = "sqlite-to-pg.sh: schema versions differ: SQLite has 001 002 003 004 005 006 900, PostgreSQL 001 002 003 004 005 006: nothing copied" ]
+	[ "${lines[-1]}" = "sqlite-to-pg.sh: schema versions differ: SQLite has 001 002 003 004 005 006 007 900, PostgreSQL 001 002 003 004 005 006 007: nothing copied" ]
 	[ "$(db_query 'SELECT count(*) FROM users')" = 0 ]
 
 	echo "not a database" > "$WORK/text.db"
@@ -484,7 +505,7 @@ line two', NULL), ('s1', 'u', 5, 5, '', '::1');
 	export DATABASE_URL=$PG_URL
 	run "$ROOT/scripts/sqlite-to-pg.sh" --from "sqlite:///$WORK/auth.db"
 	[ "$status" -eq 0 ]
-	[[ ${lines[-1]} == "sqlite-to-pg: copied 1 users, 2 sessions, 1 refresh tokens, 0 login counters (schema 006)" ]]
+	[[ ${lines[-1]} == "sqlite-to-pg: copied 1 users, 2 sessions, 1 refresh tokens, 0 login counters (schema 007)" ]]
 	[ "$(sha256sum < "$WORK/auth.db")" = "$sum" ]
 	[ "$(sqlite_db 'SELECT max(version) FROM schema_migrations')" = 002 ]
 	[ "$(db_query "SELECT password_hash FROM users")" = "\$2b\$04\$abc,\"def'" ]
