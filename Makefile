@@ -8,7 +8,7 @@ BUILD    ?= build/$(MODE)
 CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-COVERAGE_GATE ?= 80
+COVERAGE_GATE ?= 90
 
 COMMON    := err b64url config valid netaddr json log jwt password ownfile pidfile epoch \
              db db_sqlite db_pg store store_accounts store_mfa batch tokens mail totp keyfile seal \
