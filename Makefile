@@ -182,6 +182,10 @@ lint:
 	    TIDY_FLAGS='$(CPPFLAGS) -DAUTH_SCHEMA_VERSION="$(firstword $(subst _, ,$(SCHEMA_VERSION)))"' \
 	    xargs -P$(JOBS) -n4 sh -c 'clang-tidy --quiet "$$@" -- $$TIDY_FLAGS' clang-tidy
 	shellcheck -x scripts/*.sh bench/*.sh tests/run.sh tests/pg.sh tests/integration/helper.bash .ci/run
+	@# A bats line "! cmd" never fails its test (errexit ignores negated
+	@# commands): negative checks use refute (tests/integration/helper.bash).
+	@if grep -nE '^[[:space:]]*! ' tests/integration/*.bats | grep -vF '||'; then \
+	    echo 'lint: a bare "! cmd" cannot fail a bats test; use refute' >&2; exit 1; fi
 
 # make install: the layout of a distribution package under PREFIX, which
 # runs without the source tree (scripts/lib.sh finds the rest from where

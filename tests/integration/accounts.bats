@@ -413,11 +413,11 @@ SH
 		tok=$(token_of "$f")
 		[ -n "$tok" ] || continue
 		n=$((n + 1))
-		! grep -rqF -- "$tok" "$RUN_DIR"/*.log "$RUN_DIR"/*.stderr 2>/dev/null
+		refute grep -rqF -- "$tok" "$RUN_DIR"/*.log "$RUN_DIR"/*.stderr 2>/dev/null
 	done
 	[ "$n" -gt 5 ]
 	for pw in oldpassword1 newpassword2 password123 changed456 notmypassword racepass password456 password789; do
-		! grep -rqF -- "$pw" "$RUN_DIR"/*.log "$RUN_DIR"/*.stderr 2>/dev/null
+		refute grep -rqF -- "$pw" "$RUN_DIR"/*.log "$RUN_DIR"/*.stderr 2>/dev/null
 	done
 	log_has '.event == "password_reset"'
 	log_has '.event == "password_changed"'

@@ -214,8 +214,8 @@ failures() {
 	log_has ".event == \"admin_delete\" and .user_id == \"$uid\""
 	# Every table, whatever later migrations add: neither its id nor its email.
 	[ "$(tables | wc -l)" -ge 5 ]
-	! dump | grep -q "$uid"
-	! dump | grep -q "del@x.example"
+	dump | refute grep -q "$uid"
+	dump | refute grep -q "del@x.example"
 	[ "$(db_query "SELECT count(*) FROM users")" = $((before_users - 1)) ]
 	# The gauges follow; everyone else is untouched.
 	curl -s "$BASE/metrics" | grep -q "^auth_users $((before_users - 1))\$"
@@ -327,7 +327,7 @@ EOF
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .sessions_revoked <<<"$output")" = 1 ]
 	[ "$(jq -r '.event, .endpoint, .sessions' <<<"$err")" = "$(printf 'admin_revoke_sessions\nauthctl\n1')" ]
-	! grep -q 'audit@x.example' "$RUN_DIR/auth.log"
+	refute grep -q 'audit@x.example' "$RUN_DIR/auth.log"
 }
 
 @test "settings from ENV_FILE, as the scripts read them; the environment wins" {

@@ -192,6 +192,6 @@ pyjwt() { "$PY" "$BATS_TEST_DIRNAME/pyjwt_verify.py" "$@"; }
 	[ "$(grep -c JWT_ISS <<<"$output")" -eq 1 ]
 	grep -q "JWT_ISS must not end with '/'" <<<"$output"
 	# Nothing was started: no supervisor, nothing on the port.
-	! pidfile_live "$RUN_DIR/supervise.pid" supervise
-	! port_answers 127.0.0.1 "$PORT"
+	refute pidfile_live "$RUN_DIR/supervise.pid" supervise
+	refute port_answers 127.0.0.1 "$PORT"
 }

@@ -85,7 +85,7 @@ status_of() {
 	api GET /readyz
 	[ "$status_code" = 200 ]
 	[ "$(sqlite3 "$WORK/small/auth.db" 'PRAGMA integrity_check')" = ok ]
-	! log_has '.event == "request" and .status >= 500 and .status != 503'
+	refute log_has '.event == "request" and .status >= 500 and .status != 503'
 }
 
 @test "a full log disk never stops authentication" {

@@ -115,9 +115,9 @@ teardown_file() { stack_stop; }
 	log=$WORK/run/auth.log
 	grep -q '"event":"register"' "$log"
 	grep -q '"event":"login_success"' "$log"
-	! grep -qF 'Sup3r-Secret-Pw!' "$log"
-	! grep -qF "$refresh" "$log"
-	! grep -qF "$(cut -d. -f3 <<<"$access")" "$log"
-	! grep -q '\$2b\$' "$log"
+	refute grep -qF 'Sup3r-Secret-Pw!' "$log"
+	refute grep -qF -e "$refresh" "$log"
+	refute grep -qF -e "$(cut -d. -f3 <<<"$access")" "$log"
+	refute grep -q '\$2b\$' "$log"
 	while IFS= read -r line; do jq -e . >/dev/null <<<"$line"; done < "$log"
 }

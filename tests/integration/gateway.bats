@@ -266,7 +266,7 @@ gateway() {
 		[ "$(header Remote-Email)" = v@example.com ]
 		[ "$(header X-Auth-Request-User)" = "$uid" ]
 		[ "$(header X-Auth-Request-Email)" = v@example.com ]
-		! grep -qi '^Variable-' <<<"$headers"
+		refute grep -qi '^Variable-' <<<"$headers"
 		api "$m" "/auth/verify" "" -H "Content-Length: 0"
 		[ "$status_code" = 401 ]
 		[ "$(jq -r .detail <<<"$body")" = "not authenticated" ]

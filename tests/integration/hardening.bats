@@ -39,7 +39,7 @@ login_status() {
 	[ "$passed" -ge 1 ]
 	[ "$passed" -le 10 ]
 	# Only 401s and 429s: no attempt was lost to an error.
-	! grep -qvE '^(401|429)$' "$WORK/statuses"
+	refute grep -qvE '^(401|429)$' "$WORK/statuses"
 	# The right password is refused too while the email is throttled.
 	[ "$(login_status race@example.com secret123)" = 429 ]
 }

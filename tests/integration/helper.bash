@@ -107,6 +107,16 @@ workers() {
 	cat "/proc/$master/task/$master/children"
 }
 
+# refute CMD...: the check passes only if CMD fails. A bare "! CMD" line
+# never fails a bats test (errexit ignores a negated command), so every
+# negative check goes through here; in a pipeline, refute the last stage.
+refute() {
+	if "$@"; then
+		echo "refute: this succeeded: $*" >&2
+		return 1
+	fi
+}
+
 # b64url / unb64url: base64url without padding, stdin to stdout (forged
 # and decoded token parts).
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }

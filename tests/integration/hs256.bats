@@ -196,9 +196,9 @@ no_confusion() {
 	[ "$(jq -r '.keys[0].kid' <<<"$body")" = "$(kid_of "$access")" ]
 	[[ $body != *"$rkid"* ]]
 	# The key, as stored and in hex, appears in no log.
-	run grep -qF "$(tr -d '\n' < "$REFRESH_KEY_PATH")" "$RUN_DIR"/*.log
+	run grep -qF -e "$(tr -d '\n' < "$REFRESH_KEY_PATH")" "$RUN_DIR"/*.log
 	[ "$status" -eq 1 ]
-	run grep -qiF "$(key_hex "$REFRESH_KEY_PATH")" "$RUN_DIR"/*.log
+	run grep -qiF -e "$(key_hex "$REFRESH_KEY_PATH")" "$RUN_DIR"/*.log
 	[ "$status" -eq 1 ]
 	[ "$(stat -c %a "$REFRESH_KEY_PATH")" = 600 ]
 }

@@ -79,7 +79,7 @@ teardown_file() {
 	done
 	for u in auth-svc@.socket auth-svc@.service auth-svc.target auth-svc-migrate.service auth-svc-mailer.service; do
 		[ -f "$p/lib/systemd/system/$u" ]
-		! grep -q '@[A-Z]*DIR@' "$p/lib/systemd/system/$u"
+		refute grep -q '@[A-Z]*DIR@' "$p/lib/systemd/system/$u"
 	done
 	grep -q "^ExecStart=$PREFIX_IN/libexec/auth-svc/%i\$" "$p/lib/systemd/system/auth-svc@.service"
 	[ -f "$p/lib/sysusers.d/auth-svc.conf" ]
@@ -174,7 +174,7 @@ teardown_file() {
 	[ "$(jq -r .email "$WORK/show.json")" = install@example.com ]
 
 	installed "$p/sbin/auth-svc-stop"
-	! kill -0 "$sup" 2>/dev/null
+	refute kill -0 "$sup" 2>/dev/null
 	[ ! -e "$RUN_DIR/supervise.pid" ]
 }
 

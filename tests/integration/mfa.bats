@@ -721,7 +721,7 @@ PY
 	# AES-256-GCM: at least a 12-byte nonce, the 20-byte key, a 16-byte tag.
 	[ "$(unb64url <<<"$sealed" | wc -c)" -ge 48 ]
 	cat "${copy[@]}" | grep -aqF rest@mfa.example
-	cat "${copy[@]}" | grep -aqF "$sealed"
+	cat "${copy[@]}" | grep -aqF -e "$sealed"
 	no_leak "${copy[@]}"
 	no_leak "$RUN_DIR"
 }

@@ -84,7 +84,7 @@ parallel() {
 		sleep 0.1
 	done
 	[ "$(wc -w <<<"$(workers healthz)")" = 2 ]
-	! grep -qw "$victim" <<<"$(workers healthz)"
+	refute grep -qw "$victim" <<<"$(workers healthz)"
 	grep -q '"event":"worker_exited"' "$WORK/run/auth.log"
 	parallel 10 /healthz
 	[ "$(metric 'http_requests_total{handler="/healthz",method="GET",status="2xx"}')" = $((before + 10)) ]
@@ -158,7 +158,7 @@ parallel() {
 			"$(cut -d. -f3 <<<"$refresh")" "$hash" "$key"; do
 			! grep -qF -- "$secret" "$log" || { echo "secret in $log"; return 1; }
 		done
-		! grep -q '\$2[aby]\$' "$log"
+		refute grep -q '\$2[aby]\$' "$log"
 	done
 	while IFS= read -r line; do
 		jq -e 'has("time") and has("level") and has("endpoint") and has("event") and has("pid")' \

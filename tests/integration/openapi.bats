@@ -32,7 +32,7 @@ teardown() {
 @test "openapi: the validator refuses a broken copy (it really validates)" {
 	# A response without its required description.
 	sed '0,/description: a token pair/{/description: a token pair/d}' "$DOC" > "$BATS_TEST_TMPDIR/broken.yaml"
-	! cmp -s "$DOC" "$BATS_TEST_TMPDIR/broken.yaml"
+	refute cmp -s "$DOC" "$BATS_TEST_TMPDIR/broken.yaml"
 	run "$VALIDATOR_DIR/node_modules/.bin/validate-api" "$BATS_TEST_TMPDIR/broken.yaml"
 	echo "$output"
 	[ "$status" -ne 0 ]

@@ -32,7 +32,7 @@ start_second() {
 # socket of the second stack's run dir.
 second_left_nothing() {
 	[ -z "$(ls "$second/run"/*.pid 2>/dev/null)" ] &&
-		! grep -qs "$second/run" /proc/net/unix
+		refute grep -qs "$second/run" /proc/net/unix
 }
 
 @test "migrate.sh applies the schema once; a second run changes nothing" {

@@ -184,8 +184,8 @@ on() {
 	wait "$loader"
 	sort "$NODES/load" | awk '{ print $1 }' | uniq -c
 	# Only 200 or 503, each within the statement timeout and then some.
-	! awk '$1 != 200 && $1 != 503' "$NODES/load" | grep -q .
-	! awk '$2 > 10' "$NODES/load" | grep -q .
+	awk '$1 != 200 && $1 != 503' "$NODES/load" | refute grep -q .
+	awk '$2 > 10' "$NODES/load" | refute grep -q .
 	grep -q '^503' "$NODES/load"
 	on "$A_BASE" POST /auth/login '{"email":"restart@example.com","password":"secret123"}'
 	[ "$code" = 200 ]

@@ -27,7 +27,7 @@ teardown_file() { stack_stop; }
 	api POST /auth/refresh "{\"refresh_token\":\"$second\"}"
 	[ "$status_code" = 200 ]
 	log_has '.event == "refresh_rotated" and .reused == "yes"'
-	! log_has '.event == "refresh_replay"'
+	refute log_has '.event == "refresh_replay"'
 }
 
 @test "past the reuse interval the same presentation is a replay" {

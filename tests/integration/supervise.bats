@@ -72,7 +72,7 @@ metric() {
 	answers_within 2 POST /auth/password/forgot '{"email":"victim@example.com"}' 202
 	wait "$loader"
 	echo "load: $(sort "$WORK/load" | uniq -c | tr '\n' ' ')"
-	! grep -q '^5' "$WORK/load"
+	refute grep -q '^5' "$WORK/load"
 	# Deaths and restarts are logged and counted; the node's counters
 	# lived through every master's death.
 	for ep in register login me metrics account mailer; do
