@@ -261,18 +261,32 @@ free_port() {
 # pid alone is not an identity: the kernel reuses it, and a pid file
 # outlives a crash or a reboot.
 pidfile_live() {
-	local pid start stat f
+	local pid start stat f comm
 	[ -f "$1" ] || return 1
 	read -r pid start < "$1" || return 1
 	[[ $pid =~ ^[0-9]{1,9}$ && $start =~ ^[0-9]{1,20}$ ]] || return 1
-	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	read -r stat 2>/dev/null < "/proc/$pid/stat" || return 1
 	# The command name may hold spaces: fields after it follow the last ')'.
 	read -r -a f <<<"${stat##*) }"
 	[ "${f[19]:-}" = "$start" ] || return 1
-	if [ -n "${2:-}" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$2" ]; then
-		return 1
+	if [ -n "${2:-}" ]; then
+		read -r comm 2>/dev/null < "/proc/$pid/comm" || return 1
+		[ "$comm" = "$2" ] || return 1
 	fi
 	echo "$pid"
+}
+
+# pid_alive PID: 0 while PID runs. A process that has exited is gone even
+# before its parent reaps it: kill -0 succeeds on such a zombie, and an
+# init that reaps lazily (a container's, a microVM's) would make a wait
+# for the supervisor's exit last a second or more longer than the exit.
+# Builtins only: these checks run in loops.
+pid_alive() {
+	local stat
+	[[ $1 =~ ^[0-9]{1,9}$ ]] || return 1
+	read -r stat 2>/dev/null < "/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[[ $stat != [ZX]* ]]
 }
 
 # descendants PID: PID and every process below it, one a line.
@@ -301,7 +315,7 @@ stack_pids() {
 # REFRESH_WORKERS_PER_CORE per core; every other endpoint computes the
 # whole request itself and takes one per core, at least 2. At most 64.
 # On PostgreSQL every worker of a database endpoint holds a connection,
-# and DB_MAX_CONNECTIONS bounds what the defaults may take (children_of).
+# and DB_MAX_CONNECTIONS bounds what the defaults may take (children_plan).
 REFRESH_WORKERS_PER_CORE=12
 # Connections a node's workers hold on PostgreSQL when DB_MAX_CONNECTIONS
 # is unset: three nodes within the server's default max_connections (100).
@@ -329,67 +343,86 @@ plain_int() {
 	echo $((10#$v))
 }
 
-# machine_children EP: endpoint EP's worker count sized from the cores
-# alone: CORES when set (a container's CPU quota, which nproc does not
-# see), else nproc.
-machine_children() {
-	local cores n
-	cores=$(plain_int CORES "$(nproc 2>/dev/null || echo 1)") || return 1
-	n=$cores
-	[ "$1" != refresh ] || n=$((cores * REFRESH_WORKERS_PER_CORE))
-	[ "$n" -ge 2 ] || n=2
-	[ "$n" -le 64 ] || n=64
-	echo "$n"
-}
-
 # is_db_endpoint EP: EP's workers hold database connections.
 is_db_endpoint() { [[ " $DB_ENDPOINTS " == *" $1 "* ]]; }
 
-# children_of EP [ENDPOINTS]: endpoint EP's worker count, as set
-# (children_var), else machine_children. On PostgreSQL the database
-# endpoints among ENDPOINTS (default: all) left to the defaults keep 2
-# workers each and share what the settings leave of DB_MAX_CONNECTIONS
-# in proportion to what they would have above 2, when their defaults
-# would not fit. Returns 1 on a setting that is not a plain number.
-children_of() {
-	local ep=$1 list=${2:-$DB_ENDPOINTS} var n e v fixed=0 flex=0 extra=0 avail
-	var=$(children_var "$ep")
-	if [ -n "$var" ]; then
-		plain_int "$var" 0
-		return
-	fi
-	n=$(machine_children "$ep") || return 1
-	if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ] && is_db_endpoint "$ep"; then
-		for e in $list; do
-			is_db_endpoint "$e" || continue
-			var=$(children_var "$e")
-			if [ -n "$var" ]; then
-				v=$(plain_int "$var" 0) || return 1
-				fixed=$((fixed + v))
-			else
-				v=$(machine_children "$e") || return 1
-				flex=$((flex + 1))
-				extra=$((extra + v - 2))
-			fi
-		done
-		v=$(plain_int DB_MAX_CONNECTIONS "$DB_MAX_CONNECTIONS_DEFAULT") || return 1
-		avail=$((v - fixed - 2 * flex))
+# children_plan ENDPOINTS: the worker count of every endpoint in
+# ENDPOINTS, in CHILDREN[EP], and CHILDREN_CONNS, the workers of their
+# database endpoints: the connections they hold on PostgreSQL. A count
+# is FCGI_CHILDREN_<EP>, else FCGI_CHILDREN, else sized from the cores:
+# CORES when set (a container's CPU quota, which nproc does not see),
+# else nproc; refresh takes REFRESH_WORKERS_PER_CORE per core, the rest
+# one; at least 2, at most 64. On PostgreSQL the database endpoints left
+# to the defaults keep 2 workers each and share what the settings leave
+# of DB_MAX_CONNECTIONS in proportion to what they would have above 2,
+# when their defaults would not fit. Returns 1 on a setting that is not
+# a plain number. No subshell and one nproc: a start plans once, and a
+# fork is not free on every machine (tens of milliseconds on some VMs).
+declare -gA CHILDREN=()
+CHILDREN_CONNS=0
+children_plan() {
+	local ep var v n cores fixed=0 flex=0 extra=0 avail pg=0
+	local -A dflt=()
+	CHILDREN=()
+	CHILDREN_CONNS=0
+	v=${CORES:-}
+	[ -n "$v" ] || v=$(nproc 2>/dev/null || echo 1)
+	[[ $v =~ ^[0-9]{1,9}$ ]] || return 1
+	cores=$((10#$v))
+	[ "$(db_engine "${DATABASE_URL:-}")" != postgresql ] || pg=1
+	for ep in $1; do
+		var=FCGI_CHILDREN_${ep^^}
+		[ -n "${!var:-}" ] || var=FCGI_CHILDREN
+		if [ -n "${!var:-}" ]; then
+			v=${!var}
+			[[ $v =~ ^[0-9]{1,9}$ ]] || return 1
+			CHILDREN[$ep]=$((10#$v))
+			if is_db_endpoint "$ep"; then fixed=$((fixed + 10#$v)); fi
+			continue
+		fi
+		n=$cores
+		[ "$ep" != refresh ] || n=$((cores * REFRESH_WORKERS_PER_CORE))
+		[ "$n" -ge 2 ] || n=2
+		[ "$n" -le 64 ] || n=64
+		CHILDREN[$ep]=$n
+		if [ $pg -eq 1 ] && is_db_endpoint "$ep"; then
+			dflt[$ep]=$n
+			flex=$((flex + 1))
+			extra=$((extra + n - 2))
+		fi
+	done
+	if [ $pg -eq 1 ]; then
+		v=${DB_MAX_CONNECTIONS:-$DB_MAX_CONNECTIONS_DEFAULT}
+		[[ $v =~ ^[0-9]{1,9}$ ]] || return 1
+		avail=$((10#$v - fixed - 2 * flex))
 		[ "$avail" -ge 0 ] || avail=0
-		[ "$extra" -le "$avail" ] || n=$((2 + (n - 2) * avail / extra))
+		if [ "$extra" -gt "$avail" ]; then
+			for ep in "${!dflt[@]}"; do
+				CHILDREN[$ep]=$((2 + (dflt[$ep] - 2) * avail / extra))
+			done
+		fi
 	fi
-	echo "$n"
+	for ep in $1; do
+		if is_db_endpoint "$ep"; then
+			CHILDREN_CONNS=$((CHILDREN_CONNS + CHILDREN[$ep]))
+		fi
+	done
+}
+
+# children_of EP [ENDPOINTS]: endpoint EP's worker count as children_plan
+# gives it among ENDPOINTS (default: the database endpoints).
+children_of() {
+	local list=${2:-$DB_ENDPOINTS}
+	[[ " $list " == *" $1 "* ]] || list="$list $1"
+	children_plan "$list" || return 1
+	echo "${CHILDREN[$1]}"
 }
 
 # db_connections ENDPOINTS: the connections the workers of the database
 # endpoints among ENDPOINTS hold together (on PostgreSQL).
 db_connections() {
-	local e n t=0
-	for e in $1; do
-		is_db_endpoint "$e" || continue
-		n=$(children_of "$e" "$1") || return 1
-		t=$((t + n))
-	done
-	echo "$t"
+	children_plan "$1" || return 1
+	echo "$CHILDREN_CONNS"
 }
 
 die() {

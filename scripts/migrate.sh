@@ -35,7 +35,7 @@ migrations() {
 	local f name
 	for f in "$schema_dir"/*.sql; do
 		[ -e "$f" ] || continue
-		name=$(basename "$f")
+		name=${f##*/}
 		[[ $name =~ ^[0-9]{3}_[a-z0-9_]+\.sql$ ]] ||
 			die "$name: migrations are named NNN_lowercase_words.sql"
 		echo "$name"
@@ -200,7 +200,6 @@ own_transaction() {
 	END { exit bad }' "$1"
 }
 
-applied() { sql "SELECT version FROM schema_migrations WHERE version = '$1';"; }
 
 case $cmd in
 status)
@@ -216,9 +215,11 @@ up)
 	exec 9<"$db"
 	flock 9
 	count=0
+	# What is applied, read once under the lock (a fork is not free).
+	applied=" $(sql "SELECT version FROM schema_migrations;" | tr '\n' ' ')"
 	for name in $(migrations); do
 		v=${name%%_*}
-		[ -n "$(applied "$v")" ] && continue
+		[[ $applied == *" $v "* ]] && continue
 		own_transaction "$schema_dir/$name" ||
 			die "$name: must not manage its own transaction"
 		if ! sql <<SQL

@@ -75,7 +75,7 @@ nginx_dir_ok='^[A-Za-z0-9._/+@,=-]+$'
 [ "$FRONT" != nginx ] || [[ $RUN_DIR =~ $nginx_dir_ok ]] ||
 	die "FRONT=nginx: RUN_DIR must be a path of letters, digits and ._/+@,=- (got '$RUN_DIR')"
 
-# Workers of endpoint EP: lib.sh children_of; a value that is set is checked.
+# Workers of endpoint EP: lib.sh children_plan; a value that is set is checked.
 for ep in $ENDPOINTS; do
 	[ -x "$BIN_DIR/$ep" ] || die "$BIN_DIR/$ep is missing: run make"
 	var=$(children_var "$ep")
@@ -86,8 +86,9 @@ done
 # On PostgreSQL every worker of a database endpoint holds a connection:
 # defaults that cannot keep 2 workers each within DB_MAX_CONNECTIONS stop
 # here; settings that exceed it are the operator's to size the server for.
+children_plan "$ENDPOINTS" || die "a worker count setting is not a number"
 if [ "$(db_engine "${DATABASE_URL:-}")" = postgresql ]; then
-	conns=$(db_connections "$ENDPOINTS")
+	conns=$CHILDREN_CONNS
 	budget=${DB_MAX_CONNECTIONS:-$DB_MAX_CONNECTIONS_DEFAULT}
 	if [ "$conns" -gt "$budget" ]; then
 		for ep in $ENDPOINTS; do
@@ -159,10 +160,28 @@ fi
 
 "$(auth_script migrate)" up
 
-for ep in $ENDPOINTS; do
-	"$BIN_DIR/$ep" --check-config || exit 2
+# Every program checks its configuration, all at once (one after another
+# they were most of a start). What they say comes out in their order, up
+# to the first that refused: as if they had run one by one.
+progs=()
+for ep in $ENDPOINTS; do progs+=("$BIN_DIR/$ep"); done
+progs+=("$MAILER")
+said=$(mktemp -d "$RUN_DIR/check.XXXXXX")
+pids=()
+for i in "${!progs[@]}"; do
+	"${progs[$i]}" --check-config 2>"$said/$i" &
+	pids+=($!)
 done
-"$MAILER" --check-config || exit 2
+refused=""
+for i in "${!pids[@]}"; do
+	wait "${pids[$i]}" || refused=${refused:-$i}
+done
+for i in "${!progs[@]}"; do
+	cat "$said/$i" >&2
+	[ "$i" != "$refused" ] || break
+done
+rm -rf "$said"
+[ -z "$refused" ] || exit 2
 
 # The front's own error answers, as JSON like every other error; they are
 # not under the document root (lighttpd.conf; nginx.conf serves them only
@@ -232,7 +251,7 @@ env_bin=$(command -v env)
 {
 	for ep in $ENDPOINTS; do
 		printf '%s\t%s\t%s\tUSR1\t%s\t%s\t%s\n' "$ep" "$RUN_DIR/$ep.sock" \
-			"$log_tab" "$env_bin" "FCGI_CHILDREN=$(children_of "$ep" "$ENDPOINTS")" \
+			"$log_tab" "$env_bin" "FCGI_CHILDREN=${CHILDREN[$ep]}" \
 			"$BIN_DIR/$ep"
 	done
 	# The mailer: no socket, its log like an endpoint's (reopen on USR1).
@@ -263,11 +282,11 @@ for _ in $(seq 1 400); do
 		ready=1
 		break
 	fi
-	kill -0 "$sup" 2>/dev/null ||
+	pid_alive "$sup" ||
 		die "the supervisor exited: $(tail -n 1 "$LOG_FILE" 2>/dev/null)"
 	f=$(cat "$RUN_DIR/front.pid" 2>/dev/null || true)
 	[ -z "$front" ] && front=$f
-	if [ -n "$front" ] && { [ "$f" != "$front" ] || ! kill -0 "$front" 2>/dev/null; }; then
+	if [ -n "$front" ] && { [ "$f" != "$front" ] || ! pid_alive "$front"; }; then
 		cleanup
 		# Its last word: in its log, or on stderr when it died before
 		# opening its log; whichever file changed last.
@@ -290,8 +309,8 @@ if [ $ready -ne 1 ]; then
 	die "no answer from /healthz on $HOST:$PORT in 20 s (see $RUN_DIR/$FRONT.log, $RUN_DIR/$FRONT.stderr and $LOG_FILE)"
 fi
 counts=""
-for ep in $ENDPOINTS; do counts="$counts${counts:+, }$ep $(children_of "$ep" "$ENDPOINTS")"; done
-[ "$(db_engine "${DATABASE_URL:-}")" != postgresql ] || counts="$counts; $(db_connections "$ENDPOINTS") PostgreSQL connections"
+for ep in $ENDPOINTS; do counts="$counts${counts:+, }$ep ${CHILDREN[$ep]}"; done
+[ "$(db_engine "${DATABASE_URL:-}")" != postgresql ] || counts="$counts; $CHILDREN_CONNS PostgreSQL connections"
 echo "auth-svc: serving http://$HOST:$PORT (workers: $counts; log $LOG_FILE)"
 
 [ $background -eq 1 ] && exit 0

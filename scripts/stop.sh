@@ -25,10 +25,10 @@ RUN_DIR=${RUN_DIR:-./run}
 if sup=$(pidfile_live "$RUN_DIR/supervise.pid" supervise); then
 	kill -TERM "$sup" 2>/dev/null
 	for _ in $(seq 1 300); do
-		kill -0 "$sup" 2>/dev/null || break
+		pid_alive "$sup" || break
 		sleep 0.05
 	done
-	if kill -0 "$sup" 2>/dev/null; then
+	if pid_alive "$sup"; then
 		echo "stop: killing the supervisor (pid $sup) after 15 s" >&2
 		kill -KILL "$sup" 2>/dev/null
 	fi

@@ -64,7 +64,7 @@ refresh_loop() {
 		kill -KILL "${pids[@]}"
 		wait "${loaders[@]}" || true
 		for p in "${pids[@]}"; do
-			for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+			for _ in $(seq 1 100); do pid_alive "$p" || break; sleep 0.05; done
 		done
 		echo "round $round: $(wc -l < "$WORK/acked") registrations acknowledged so far"
 		[ "$(wc -l < "$WORK/acked")" -gt $((round * 2)) ]

@@ -229,7 +229,7 @@ time.sleep(6)' "$RUN_DIR/login.sock" &
 	kill -TERM "$worker"
 	gone=0
 	for _ in $(seq 1 60); do
-		kill -0 "$worker" 2>/dev/null || { gone=1; break; }
+		pid_alive "$worker" || { gone=1; break; }
 		sleep 0.1
 	done
 	kill "$silent" 2>/dev/null || true

@@ -174,7 +174,7 @@ teardown_file() {
 	[ "$(jq -r .email "$WORK/show.json")" = install@example.com ]
 
 	installed "$p/sbin/auth-svc-stop"
-	refute kill -0 "$sup" 2>/dev/null
+	refute pid_alive "$sup"
 	[ ! -e "$RUN_DIR/supervise.pid" ]
 }
 

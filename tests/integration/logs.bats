@@ -17,7 +17,7 @@ teardown() {
 	stack_stop
 	if [ -n "${journal:-}" ]; then
 		# It leaves once the stack closed the socket; never for long.
-		for _ in $(seq 1 100); do kill -0 "$journal" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 1 100); do pid_alive "$journal" || break; sleep 0.05; done
 		kill "$journal" 2>/dev/null || true
 	fi
 	if [ -n "${WORK:-}" ] && mountpoint -q "$WORK/logs" 2>/dev/null; then

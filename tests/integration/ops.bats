@@ -165,7 +165,7 @@ start_fails() {
 	done
 	[ "$(wc -w <<<"$workers")" = $((endpoints * FCGI_CHILDREN)) ]
 	( cd "$WORK" && "$ROOT/scripts/stop.sh" )
-	for p in $sup $front $mailer $masters $workers; do ! kill -0 "$p" 2>/dev/null; done
+	for p in $sup $front $mailer $masters $workers; do refute pid_alive "$p"; done
 	[ ! -e "$RUN_DIR/supervise.pid" ]
 	[ -z "$(ls "$RUN_DIR"/*.sock 2>/dev/null)" ]
 }

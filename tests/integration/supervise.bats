@@ -141,7 +141,7 @@ metric() {
 	kill -KILL "$sup"
 	# Its children follow it (PR_SET_PDEATHSIG); the files stay behind.
 	for _ in $(seq 1 100); do
-		[ -z "$(cat "/proc/$sup/task/$sup/children" 2>/dev/null)" ] && ! kill -0 "$sup" 2>/dev/null && break
+		[ -z "$(cat "/proc/$sup/task/$sup/children" 2>/dev/null)" ] && ! pid_alive "$sup" && break
 		sleep 0.05
 	done
 	[ -e "$RUN_DIR/supervise.pid" ]
