@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# run.sh [--build DIR] [--gate PCT] [--pg] [--asan DIR] [--fuzz SECONDS] [--valgrind]
+# run.sh [--build DIR] [--gate PCT] [--pg] [--sanitizers] [--fuzz SECONDS]
+#        [--valgrind DIR]
 #   unit tests (cmocka, TAP) and integration tests (bats against the real
-#   stack built in DIR, on SQLite), line coverage over common/, cgi-bin/ and
-#   sbin/ with a gate;
-#   --pg: the whole integration suite again on PostgreSQL (a throwaway
-#   server started here, tests/pg.sh), the PostgreSQL-only files included,
-#   behind nginx instead of lighttpd (FRONT=nginx): one pass covers the
-#   other engine and the other front;
-#   --asan: the unit tests and the integration files that exercise the C
-#   code (not the ones about scripts and processes) on an ASan/UBSan
-#   build, on SQLite, failing on any report;
+#   stack built in DIR, on SQLite behind lighttpd), line coverage over
+#   common/, cgi-bin/ and sbin/ with a gate;
+#   --pg: the integration suite again on PostgreSQL (a throwaway server
+#   started here, tests/pg.sh), the PostgreSQL-only files included, behind
+#   nginx instead of lighttpd (FRONT=nginx): one pass covers the other
+#   engine and the other front; the files whose subject is neither (see
+#   engine_free) run once;
+#   --sanitizers: DIR is built with ASan and UBSan (make test's build/cov
+#   is): every process of the run reports to one place, and any report
+#   fails the run;
 #   --fuzz: each libFuzzer target in build/fuzz for SECONDS from its corpus;
-#   --valgrind: memcheck on every unit test of DIR.
+#   --valgrind: memcheck on every unit test of DIR (an unsanitized build).
 # bats runs BATS_JOBS files at once (default 3: most of a test's time is
 # spent waiting on processes it started, not on a core).
 # Ends with "N passed, N failed"; exits non-zero on any failure or a
@@ -22,19 +24,19 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 build=build/cov
 gate=80
-asan=""
+sanitizers=0
 fuzz=0
-valgrind=0
+valgrind=""
 pg=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
 	--gate) gate=$2; shift 2 ;;
-	--asan) asan=$2; shift 2 ;;
+	--sanitizers) sanitizers=1; shift ;;
 	--fuzz) fuzz=$2; shift 2 ;;
-	--valgrind) valgrind=1; shift ;;
+	--valgrind) valgrind=$2; shift 2 ;;
 	--pg) pg=1; shift ;;
-	*) echo "usage: run.sh [--build DIR] [--gate PCT] [--pg] [--asan DIR] [--fuzz S] [--valgrind]" >&2
+	*) echo "usage: run.sh [--build DIR] [--gate PCT] [--pg] [--sanitizers] [--fuzz S] [--valgrind DIR]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -140,6 +142,13 @@ integration_tests() {
 	fi
 }
 
+if [ $sanitizers -eq 1 ]; then
+	# Every process of the run (tests, endpoints, masters) reports here.
+	mkdir -p "$out/asan"
+	export ASAN_OPTIONS="log_path=$out/asan/report:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$out/asan/report:print_stacktrace=1:halt_on_error=1"
+fi
+
 section "unit tests ($build)"
 unit_tests "$build"
 # The suite on SQLite; the PostgreSQL-only files run in the --pg pass.
@@ -147,19 +156,53 @@ sqlite_files=()
 for f in tests/integration/*.bats; do
 	case $f in */pg_*.bats) ;; *) sqlite_files+=("$f") ;; esac
 done
-section "integration tests ($build, SQLite)"
+section "integration tests ($build, SQLite, behind lighttpd)"
 integration_tests "$build" "${sqlite_files[@]}"
+
+# engine_free FILE: its subject is neither the database nor the front, so
+# the SQLite pass is enough: token algorithms, key rotation, password
+# hashes, the contract's documents, the FastCGI protocol on the sockets,
+# the supervision of processes.
+engine_free() {
+	case $1 in
+	*/hs256.bats|*/rotate.bats|*/yescrypt.bats|*/openapi.bats|*/fcgi_raw.bats|*/supervise.bats) return 0 ;;
+	esac
+	return 1
+}
 
 if [ "$pg" -eq 1 ]; then
 	section "integration tests ($build, PostgreSQL, behind nginx)"
 	# shellcheck source=tests/pg.sh
 	. tests/pg.sh
 	trap 'pg_stop; rm -rf "$out"' EXIT
+	pg_files=()
+	for f in tests/integration/*.bats; do
+		engine_free "$f" || pg_files+=("$f")
+	done
 	if pg_start "$out/pg"; then
-		AUTH_TEST_PG=1 AUTH_TEST_FRONT=nginx integration_tests "$build" tests/integration/*.bats
+		AUTH_TEST_PG=1 AUTH_TEST_FRONT=nginx integration_tests "$build" "${pg_files[@]}"
 		pg_stop
 	else
 		check_fail "a PostgreSQL server for the tests"
+	fi
+fi
+
+if [ $sanitizers -eq 1 ]; then
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+	# LeakSanitizer's "Unable to get registers from thread" alone is no
+	# finding: its leak check at exit lost a race with a SIGKILL the crash
+	# and supervision tests send to every process of a node.
+	for r in "$out"/asan/report.*; do
+		[ -e "$r" ] || continue
+		if ! grep -qv 'Unable to get registers from thread' "$r"; then
+			rm -f "$r"
+		fi
+	done
+	if ls "$out"/asan/report.* >/dev/null 2>&1; then
+		head -60 "$out"/asan/report.*
+		check_fail "sanitizer reports ($(find "$out/asan" -name 'report.*' | wc -l))"
+	else
+		check_pass "no sanitizer report"
 	fi
 fi
 
@@ -180,42 +223,6 @@ if [ $coverage -eq 1 ]; then
 		failed=$((failed + 1)); failures+=("coverage gate")
 	else
 		echo "coverage: ${pct}% of lines (gate ${gate}%); report in coverage/lcov.info"
-	fi
-fi
-
-if [ -n "$asan" ]; then
-	# Every process of the run (tests, endpoints, masters) reports here.
-	mkdir -p "$out/asan"
-	export ASAN_OPTIONS="log_path=$out/asan/report:detect_leaks=1:abort_on_error=0"
-	export UBSAN_OPTIONS="log_path=$out/asan/report:print_stacktrace=1:halt_on_error=1"
-	section "unit tests ($asan, ASan + UBSan)"
-	unit_tests "$asan"
-	section "integration tests ($asan, ASan + UBSan, SQLite)"
-	# What the scripts and the supervision of processes do is the same
-	# C under both builds; the time goes to the files that drive requests.
-	asan_files=()
-	for f in "${sqlite_files[@]}"; do
-		case $f in
-		*/crash.bats|*/supervise.bats|*/rotate.bats|*/disk.bats|*/front.bats|*/install.bats) ;;
-		*) asan_files+=("$f") ;;
-		esac
-	done
-	integration_tests "$asan" "${asan_files[@]}"
-	unset ASAN_OPTIONS UBSAN_OPTIONS
-	# LeakSanitizer's "Unable to get registers from thread" alone is no
-	# finding: its leak check at exit lost a race with a SIGKILL the crash
-	# and supervision tests send to every process of a node.
-	for r in "$out"/asan/report.*; do
-		[ -e "$r" ] || continue
-		if ! grep -qv 'Unable to get registers from thread' "$r"; then
-			rm -f "$r"
-		fi
-	done
-	if ls "$out"/asan/report.* >/dev/null 2>&1; then
-		head -60 "$out"/asan/report.*
-		check_fail "sanitizer reports ($(find "$out/asan" -name 'report.*' | wc -l))"
-	else
-		check_pass "no sanitizer report"
 	fi
 fi
 
@@ -242,10 +249,10 @@ if [ "$fuzz" -gt 0 ]; then
 	done
 fi
 
-if [ "$valgrind" -eq 1 ]; then
-	section "valgrind memcheck (unit tests of $build)"
+if [ -n "$valgrind" ]; then
+	section "valgrind memcheck (unit tests of $valgrind)"
 	# shellcheck disable=SC2016 # expanded by the inner sh, not here
-	for t in "$build"/tests/unit/test_*; do
+	for t in "$valgrind"/tests/unit/test_*; do
 		[ -x "$t" ] && [[ $t != *.gc* ]] && echo "$t"
 	done | xargs -P "$(nproc)" -I{} sh -c 'CMOCKA_MESSAGE_OUTPUT=TAP valgrind -q \
 		--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
