@@ -38,7 +38,7 @@ teardown_file() { stack_stop; }
 	# Hold the write lock from another connection for 2 s.
 	db_lock 2 &
 	holder=$!
-	sleep 0.3
+	await_db_lock
 	api POST /auth/register '{"email":"locked@example.com","password":"secret123"}'
 	[ "$status_code" = 503 ]
 	[ "$(jq -r .detail <<<"$body")" = "service unavailable" ]
@@ -76,7 +76,7 @@ teardown_file() { stack_stop; }
 	register lockedrefresh@example.com
 	db_lock 2 &
 	holder=$!
-	sleep 0.3
+	await_db_lock
 	api POST /auth/refresh "{\"refresh_token\":\"$refresh\"}"
 	[ "$status_code" = 503 ]
 	wait "$holder"

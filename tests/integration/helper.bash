@@ -200,7 +200,28 @@ db_lock() {
 		db_query "BEGIN; LOCK TABLE users, sessions, refresh_tokens,
 			login_attempts IN EXCLUSIVE MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null
 	else
-		{ echo "BEGIN EXCLUSIVE;"; sleep "$1"; echo "COMMIT;"; } |
-			sqlite3 "$(db_path)"
+		# The mark is made once the lock is held (await_db_lock).
+		rm -f "$WORK/db_locked"
+		{ echo "BEGIN EXCLUSIVE;"; echo ".shell touch '$WORK/db_locked'"
+		  sleep "$1"; echo "COMMIT;"; } | sqlite3 -bail "$(db_path)"
 	fi
+}
+
+# await_db_lock: returns once a db_lock in the background holds its lock
+# (10 s at most): on a loaded machine its client may take longer to start
+# and connect than any fixed sleep allows.
+await_db_lock() {
+	local i
+	for i in $(seq 100); do
+		if db_is_pg; then
+			[ "$(db_query "SELECT count(*) FROM pg_locks l JOIN pg_class c
+				ON c.oid = l.relation WHERE c.relname = 'users'
+				AND l.mode = 'ExclusiveLock' AND l.granted")" = 0 ] || return 0
+		else
+			[ ! -e "$WORK/db_locked" ] || return 0
+		fi
+		sleep 0.1
+	done
+	echo "await_db_lock: no lock within 10 s" >&2
+	return 1
 }
