@@ -339,8 +339,9 @@ static inline int fx_run_child(const char *dir, const char *const *env,
 			 * Kept here as well as in environ: the code under test
 			 * may drop a variable from environ (unsetenv), and its
 			 * string must not then read as a leak under valgrind.
+			 * volatile: never read, so at -O2 the stores were gone.
 			 */
-			static char *kept[64];
+			static char *volatile kept[64];
 			char *kv = strdup(env[i]);
 
 			if (i >= sizeof(kept) / sizeof(kept[0]) || kv == NULL ||
