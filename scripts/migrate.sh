@@ -200,7 +200,6 @@ own_transaction() {
 	END { exit bad }' "$1"
 }
 
-
 case $cmd in
 status)
 	migrations | while read -r name; do
